@@ -1,0 +1,231 @@
+"""Delphes events -> JetClass-II jets: the ntuplizer's pipeline and Python API."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import yaml
+
+from . import features, io, jets, labels, schema, writer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "ntuplizer.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Physics settings of the ntuplizer (defaults from ``config/ntuplizer.yaml``)."""
+
+    jet_radius: float
+    reco_min_pt: float
+    gen_min_pt: float
+    min_jet_pt: float
+    max_jet_abs_eta: float
+    sd_beta: float
+    sd_zcut: float
+    nsub_beta: float
+    nsub_max: int
+    max_abs_pz: float
+    max_abs_eta: float
+    genjet_excluded_pids: tuple[int, ...] = field(default=(12, 14, 16))
+    qcd_labels: bool = False
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **overrides) -> "Settings":
+        """Settings from a YAML file (default ``config/ntuplizer.yaml``), with keyword overrides.
+
+        ``jet_radius`` selects the per-radius clustering thresholds of the file.
+        """
+        path = Path(path) if path else DEFAULT_CONFIG
+        with open(path) as f:
+            cfg = yaml.safe_load(f)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        radius = float(overrides.get("jet_radius", cfg["jet_radius"]))
+        algos = {float(k): v for k, v in cfg["jet_algorithms"].items()}
+        if radius not in algos:
+            raise ValueError(f"{path}: no clustering settings for jet radius {radius} (known: {sorted(algos)})")
+        base = cls(
+            jet_radius=radius,
+            reco_min_pt=float(algos[radius]["reco_min_pt"]),
+            gen_min_pt=float(algos[radius]["gen_min_pt"]),
+            min_jet_pt=float(cfg["min_jet_pt"]),
+            max_jet_abs_eta=float(cfg["max_jet_abs_eta"]),
+            sd_beta=float(cfg["softdrop"]["beta"]),
+            sd_zcut=float(cfg["softdrop"]["z_cut"]),
+            nsub_beta=float(cfg["nsubjettiness"]["beta"]),
+            nsub_max=int(cfg["nsubjettiness"]["max_n"]),
+            max_abs_pz=float(cfg["constituents"]["max_abs_pz"]),
+            max_abs_eta=float(cfg["constituents"]["max_abs_eta"]),
+            genjet_excluded_pids=tuple(int(p) for p in cfg["genjet_excluded_pids"]),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if k != "jet_radius"})
+
+
+def reco_jets(events: io.DelphesEvents, s: Settings):
+    """Anti-kT PUPPI jets (pT-ordered) and their constituent indices into ``events.pfcands``."""
+    c = events.pfcands
+    usable = np.isfinite(c.E) & (c.E > 0)
+    return jets.cluster(c.PT, c.Eta, c.Phi, c.E, usable, s.jet_radius, s.reco_min_pt)
+
+
+def gen_jets(events: io.DelphesEvents, s: Settings):
+    """Anti-kT GEN-jets of stable non-neutrino generator particles, with constituent indices."""
+    p = events.particles
+    apid = abs(p.PID)
+    mask = (p.Status == 1) & (p.E > 0)
+    for pid in s.genjet_excluded_pids:
+        mask = mask & (apid != pid)
+    return jets.cluster(p.PT, p.Eta, p.Phi, p.E, mask, s.jet_radius, s.gen_min_pt)
+
+
+def _flat_columns(arr: ak.Array, fields) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    offsets = np.concatenate([[0], np.cumsum(np.asarray(ak.num(arr, axis=1)))])
+    return {f: np.asarray(ak.to_numpy(ak.flatten(arr[f]))) for f in fields}, offsets
+
+
+def _global_index(local: ak.Array, offsets: np.ndarray, event_of_jet: np.ndarray) -> ak.Array:
+    counts = ak.num(local)
+    flat = np.asarray(ak.flatten(local), dtype=np.int64) + np.repeat(offsets[event_of_jet], counts)
+    return ak.unflatten(flat, counts)
+
+
+def _observables(p4_jagged: dict, s: Settings):
+    return jets.groomed_observables(p4_jagged["px"], p4_jagged["py"], p4_jagged["pz"], p4_jagged["E"],
+                                    s.jet_radius, s.sd_beta, s.sd_zcut, s.nsub_beta, s.nsub_max)
+
+
+def _constituent_p4(cols: dict) -> dict:
+    counts = ak.num(cols["PT"])
+    px, py, pz, e = jets.clustering_p4(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", "Eta", "Phi", "E")))
+    return {k: ak.unflatten(v, counts) for k, v in zip(("px", "py", "pz", "E"), (px, py, pz, e))}
+
+
+def process_events(events: io.DelphesEvents, settings: Settings) -> ak.Array:
+    """JetClass-II records (one per selected, validly labelled jet) of a chunk of events."""
+    s = settings
+    n_events = len(events)
+    if n_events == 0:
+        return schema.empty_record()
+    rjets, rcons = reco_jets(events, s)
+    sel = (rjets.pt >= s.min_jet_pt) & (abs(rjets.eta) <= s.max_jet_abs_eta)
+    rjets, rcons = rjets[sel], rcons[sel]
+    lab, aux = labels.label_jets(events.particles, rjets, s.jet_radius, s.qcd_labels)
+    keep = lab >= 0
+    rjets, rcons, lab, aux = rjets[keep], rcons[keep], lab[keep], aux[keep]
+    n_per_event = np.asarray(ak.num(rjets))
+    if n_per_event.sum() == 0:
+        return schema.empty_record()
+    event_of_jet = np.repeat(np.arange(n_events), n_per_event)
+
+    # reco jet constituents
+    pf_fields = ("PID", "Charge", "PT", "Eta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ")
+    pf_flat, pf_off = _flat_columns(events.pfcands, pf_fields)
+    cons_idx = _global_index(ak.flatten(rcons, axis=1), pf_off, event_of_jet)
+    cons_cols = features.gather(pf_flat, cons_idx)
+    sdmass, taus = _observables(_constituent_p4(cons_cols), s)
+    sorted_cols, sorted_p4 = features.select_and_sort(cons_cols, s.max_abs_pz, s.max_abs_eta)
+    fj = ak.flatten(rjets)
+    jet_eta = np.asarray(fj.eta, dtype=np.float64)
+    jet_phi = np.asarray(fj.phi, dtype=np.float64)
+    out = features.constituent_features(sorted_cols, sorted_p4, jet_eta, jet_phi,
+                                        events.pv_z[event_of_jet], events.has_vertex[event_of_jet])
+    out.update({
+        "jet_pt": np.asarray(fj.pt), "jet_eta": jet_eta, "jet_phi": jet_phi, "jet_energy": np.asarray(fj.E),
+        "jet_sdmass": sdmass, "jet_nparticles": np.asarray(ak.num(sorted_cols["PT"])),
+        **{f"jet_tau{i + 1}": taus[:, i] for i in range(4)},
+        "jet_label": np.asarray(ak.flatten(lab)),
+    })
+
+    # GEN-jets matched to the kept reco jets, in pT order
+    gjets, gcons = gen_jets(events, s)
+    match = jets.match_genjets(rjets, gjets, s.jet_radius)
+    has_gen = match >= 0
+    gflat = ak.flatten(gjets)
+    gcons_flat = ak.flatten(gcons, axis=1)
+    gen_event = np.repeat(np.arange(n_events), np.asarray(ak.num(gjets)))
+    gp_fields = ("PID", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
+    gp_flat, gp_off = _flat_columns(events.particles, gp_fields)
+    safe = np.where(has_gen, match, 0)
+    gidx = _global_index(gcons_flat[safe] if len(gflat) else ak.Array([[]] * len(match)), gp_off,
+                         gen_event[safe] if len(gflat) else np.zeros(len(match), dtype=np.int64))
+    gidx = ak.mask(gidx, has_gen)
+    gidx = ak.fill_none(gidx, [], axis=0)
+    g_cols = features.gather(gp_flat, gidx)
+    g_sd = np.zeros(len(match))
+    if has_gen.any():
+        g_sd[has_gen], _ = _observables(_constituent_p4({k: v[has_gen] for k, v in g_cols.items()}), s)
+    g_sorted, g_p4 = features.select_and_sort(g_cols, s.max_abs_pz, s.max_abs_eta)
+    out.update(features.genparticle_features(g_sorted, g_p4, jet_eta, jet_phi, events.pv_z[event_of_jet],
+                                             events.pv_t[event_of_jet], events.has_vertex[event_of_jet]))
+    pick = lambda a: np.where(has_gen, np.asarray(a, dtype=np.float64)[safe], 0.0) if len(gflat) else np.zeros(len(match))  # noqa: E731
+    out.update({
+        "genjet_pt": pick(gflat.pt) if len(gflat) else np.zeros(len(match)),
+        "genjet_eta": pick(gflat.eta) if len(gflat) else np.zeros(len(match)),
+        "genjet_phi": pick(gflat.phi) if len(gflat) else np.zeros(len(match)),
+        "genjet_energy": pick(gflat.E) if len(gflat) else np.zeros(len(match)),
+        "genjet_sdmass": np.where(has_gen, g_sd, 0.0),
+        "genjet_nparticles": np.where(has_gen, np.asarray(ak.num(g_sorted["PT"])), 0),
+    })
+
+    flat_aux = ak.flatten(aux, axis=1)
+    for f in labels.AUX_FIELDS:
+        out[f"aux_genpart_{f}"] = flat_aux[f]
+    return schema.conform(out)
+
+
+def process_file(path: str | Path, settings: Settings | None = None, step: int = 2000) -> ak.Array:
+    """All JetClass-II jet records of one Delphes-format file (in memory)."""
+    settings = settings or Settings.from_config()
+    chunks = [process_events(ev, settings) for ev in io.iterate_events(path, step=step)]
+    chunks = [c for c in chunks if len(c)]
+    return ak.concatenate(chunks) if chunks else schema.empty_record()
+
+
+@dataclass
+class RunSummary:
+    events: int = 0
+    jets: int = 0
+    seconds: float = 0.0
+    label_counts: dict[int, int] = field(default_factory=dict)
+
+
+def ntuplize(inputs, output: str | Path, settings: Settings | None = None, fmt: str = "root",
+             step: int = 2000, **overrides) -> RunSummary:
+    """Ntuplize Delphes-format ``inputs`` into one JetClass-II file ``output`` (ROOT TTree or parquet).
+
+    Keyword ``overrides`` (e.g. ``jet_radius=1.5, qcd_labels=True``) adjust the settings. The
+    output is written under a temporary name and renamed only when every input succeeded.
+    """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    if not inputs:
+        raise io.NtuplizerInputError("no input files given")
+    if settings is None:
+        settings = Settings.from_config(**overrides)
+    elif overrides:
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    for path in inputs:  # fail fast, before any output exists
+        io.open_tree(path)
+    summary = RunSummary()
+    t0 = time.perf_counter()
+    with writer.JetWriter(output, fmt=fmt) as w:
+        for path in inputs:
+            n_file = io.count_events(path)
+            log.info("%s: %d events (R=%.1f, qcd_labels=%s)", path, n_file, settings.jet_radius, settings.qcd_labels)
+            for ev in io.iterate_events(path, step=step):
+                rec = process_events(ev, settings)
+                w.write(rec)
+                summary.events += len(ev)
+                summary.jets += len(rec)
+                for lab, n in zip(*np.unique(np.asarray(rec.jet_label), return_counts=True)):
+                    summary.label_counts[int(lab)] = summary.label_counts.get(int(lab), 0) + int(n)
+                log.info("%s: %d/%d events, %d jets so far (%.0f jets/s)", path, summary.events, n_file,
+                         summary.jets, summary.jets / max(time.perf_counter() - t0, 1e-9))
+    summary.seconds = time.perf_counter() - t0
+    log.info("wrote %d jets from %d events to %s in %.1f s", summary.jets, summary.events, output, summary.seconds)
+    return summary

@@ -1,0 +1,54 @@
+"""The JetClass-II jet record: branch names, their order and dtypes.
+
+One entry per jet. ``var`` branches are per-constituent (part_*), per GEN-jet
+constituent (genpart_*) or per auxiliary generator particle (aux_genpart_*).
+"""
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+F, I, B = "float32", "int32", "bool"
+
+#: (name, dtype, jagged) in the order of the published JetClass-II files.
+BRANCHES: list[tuple[str, str, bool]] = [
+    *[(f"part_{n}", F, True) for n in ("px", "py", "pz", "energy", "deta", "dphi", "d0val", "d0err", "dzval", "dzerr")],
+    ("part_charge", I, True),
+    *[(f"part_{n}", B, True) for n in ("isElectron", "isMuon", "isPhoton", "isChargedHadron", "isNeutralHadron")],
+    *[(f"jet_{n}", F, False) for n in ("pt", "eta", "phi", "energy", "sdmass")],
+    ("jet_nparticles", I, False),
+    *[(f"jet_{n}", F, False) for n in ("tau1", "tau2", "tau3", "tau4")],
+    ("jet_label", I, False),
+    *[(f"genpart_{n}", F, True) for n in ("px", "py", "pz", "energy", "jet_deta", "jet_dphi", "x", "y", "z", "t")],
+    ("genpart_pid", I, True),
+    *[(f"genjet_{n}", F, False) for n in ("pt", "eta", "phi", "energy", "sdmass")],
+    ("genjet_nparticles", I, False),
+    *[(f"aux_genpart_{n}", F, True) for n in ("pt", "eta", "phi", "mass")],
+    ("aux_genpart_pid", I, True),
+    *[(f"aux_genpart_{n}", B, True) for n in ("isResX", "isResY", "isResDecayProd", "isTauDecayProd", "isQcdParton")],
+]
+
+BRANCH_NAMES = [name for name, _, _ in BRANCHES]
+
+
+def empty_record() -> ak.Array:
+    """A zero-jet array with the full schema (for files without selected jets)."""
+    return conform({name: (ak.Array([[]])[:0] if jagged else np.zeros(0, dtype=dt)) for name, dt, jagged in BRANCHES})
+
+
+def conform(columns: dict) -> ak.Array:
+    """Cast ``columns`` (name -> array) to the schema's dtypes and order as one record array."""
+    missing = [n for n in BRANCH_NAMES if n not in columns]
+    if missing:
+        raise ValueError(f"jet record lacks branches {missing}")
+    out = {}
+    for name, dtype, jagged in BRANCHES:
+        arr = columns[name]
+        if jagged:
+            arr = ak.Array(arr)
+            counts = np.asarray(ak.num(arr, axis=1), dtype=np.int64)
+            flat = np.asarray(ak.to_numpy(ak.flatten(arr, axis=1)), dtype=dtype) if len(arr) else np.zeros(0, dtype)
+            out[name] = ak.unflatten(flat, counts)
+        else:
+            out[name] = np.asarray(ak.to_numpy(ak.Array(arr)) if not isinstance(arr, np.ndarray) else arr, dtype=dtype)
+    return ak.zip(out, depth_limit=1)
