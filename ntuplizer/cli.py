@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     ap.add_argument("--min-jet-pt", type=float, default=None, help="jet pT threshold [GeV] (default from config)")
     ap.add_argument("--max-jet-abs-eta", type=float, default=None, help="jet |eta| limit (default from config)")
     ap.add_argument("--config", default=None, help=f"ntuplizer settings YAML (default {core.DEFAULT_CONFIG})")
-    ap.add_argument("--chunk", type=int, default=2000, help="events per processing chunk (memory bound)")
+    ap.add_argument("--chunk", type=int, default=1000, help="events per processing chunk (memory bound)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,

@@ -209,15 +209,14 @@ def ntuplize(inputs, output: str | Path, settings: Settings | None = None, fmt: 
         settings = Settings.from_config(**overrides)
     elif overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    for path in inputs:  # fail fast, before any output exists
-        io.open_tree(path)
+    trees = [io.open_tree(path) for path in inputs]  # fail fast, before any output exists
     summary = RunSummary()
     t0 = time.perf_counter()
     with writer.JetWriter(output, fmt=fmt) as w:
-        for path in inputs:
-            n_file = io.count_events(path)
+        for path, tree in zip(inputs, trees):
+            n_file = tree.num_entries
             log.info("%s: %d events (R=%.1f, qcd_labels=%s)", path, n_file, settings.jet_radius, settings.qcd_labels)
-            for ev in io.iterate_events(path, step=step):
+            for ev in io.iterate_events(path, step=step, tree=tree):
                 rec = process_events(ev, settings)
                 w.write(rec)
                 summary.events += len(ev)

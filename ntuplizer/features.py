@@ -31,15 +31,19 @@ def select_and_sort(cols: dict[str, ak.Array], max_abs_pz: float, max_abs_eta: f
 
     Returns ``(cols, p4)``: the columns and their (px, py, pz, E), cut and ordered.
     """
-    counts = ak.num(cols["PT"])
-    px, py, pz, energy = p4_from_ptetaphim(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", "Eta", "Phi", "Mass")))
-    p4 = {"px": ak.unflatten(px, counts), "py": ak.unflatten(py, counts),
-          "pz": ak.unflatten(pz, counts), "E": ak.unflatten(energy, counts)}
-    keep = (abs(p4["pz"]) <= max_abs_pz) & (abs(cols["Eta"]) <= max_abs_eta) & (cols["PT"] > 0)
-    order = ak.argsort(cols["PT"][keep], axis=1, ascending=False, stable=True)
-    cols = {k: v[keep][order] for k, v in cols.items()}
-    p4 = {k: v[keep][order] for k, v in p4.items()}
-    return cols, p4
+    counts = np.asarray(ak.num(cols["PT"]))
+    flat = {k: np.asarray(ak.flatten(v)) for k, v in cols.items()}
+    px, py, pz, energy = p4_from_ptetaphim(flat["PT"], flat["Eta"], flat["Phi"], flat["Mass"])
+    jet_of = np.repeat(np.arange(len(counts)), counts)
+    with np.errstate(invalid="ignore"):
+        keep = (np.abs(pz) <= max_abs_pz) & (np.abs(flat["Eta"]) <= max_abs_eta) & (flat["PT"] > 0)
+    idx = np.flatnonzero(keep)
+    # pT-descending within each jet: one stable sort over (jet, -pT)
+    idx = idx[np.lexsort((-flat["PT"][idx], jet_of[idx]))]
+    new_counts = np.bincount(jet_of[idx], minlength=len(counts))
+    un = lambda a: ak.unflatten(a[idx], new_counts)  # noqa: E731
+    return ({k: un(v) for k, v in flat.items()},
+            {"px": un(px), "py": un(py), "pz": un(pz), "E": un(energy)})
 
 
 def _relative_to_jet(eta, phi, jet_eta, jet_phi):

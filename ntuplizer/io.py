@@ -81,10 +81,13 @@ def _zip(arrays: ak.Array, collection: str, fields: list[str]) -> ak.Array:
     return ak.zip({f: arrays[f"{collection}.{f}"] for f in fields}, depth_limit=2)
 
 
-def iterate_events(path: str | Path, step: int = 2000):
-    """Yield :class:`DelphesEvents` chunks of at most ``step`` events from ``path``."""
+def iterate_events(path: str | Path, step: int = 2000, tree=None):
+    """Yield :class:`DelphesEvents` chunks of at most ``step`` events from ``path``.
+
+    ``tree``: the already opened Delphes tree of ``path`` (opening a Delphes file is costly).
+    """
     path = Path(path)
-    tree = open_tree(path)
+    tree = tree if tree is not None else open_tree(path)
     pnames = _require(tree, path, "Particle", PARTICLE_FIELDS)
     cnames = _require(tree, path, "ParticleFlowCandidate", PFCAND_FIELDS)
     has_vertex_branch = "Vertex.Z" in tree and "Vertex.T" in tree

@@ -132,7 +132,7 @@ class JetTruth:
 class _EventRecord:
     """One event's generator record as Python lists (fast scalar access)."""
 
-    __slots__ = ("pid", "apid", "d1", "d2", "eta", "phi", "np_eta", "np_phi", "qcd_candidates")
+    __slots__ = ("pid", "apid", "d1", "d2", "eta", "phi", "np_eta", "np_phi", "qcd_candidates", "resonances")
 
     def __init__(self, pid, d1, d2, eta, phi, status, pt):
         self.pid = pid.tolist()
@@ -144,6 +144,7 @@ class _EventRecord:
         apid = np.abs(pid)
         # quarks right before hadronization (status 71) with pT > 10 GeV, in record order
         self.qcd_candidates = np.flatnonzero((apid >= D) & (apid <= B) & (status == 71) & (pt > 10))
+        self.resonances = np.flatnonzero(np.isin(apid, RESONANCES)).tolist()
         self.np_eta = eta
         self.np_phi = phi
 
@@ -197,9 +198,8 @@ class _JetMatcher:
 
     # -- resonances ---------------------------------------------------------------------------
     def match(self, qcd_labels: bool) -> JetTruth:
-        ev = self.ev
-        for i, apid in enumerate(ev.apid):
-            if apid not in RESONANCES or i in self.processed:
+        for i in self.ev.resonances:
+            if i in self.processed:
                 continue
             self.processed.add(i)
             truth = self.resonance(i)

@@ -1,0 +1,56 @@
+"""Ntuplizer throughput and memory on the shared real Delphes files.
+
+Usage: python benchmarks/bench_ntuplizer.py [--repeat N]
+Prints jets/s and events/s per file (after one warm-up pass that compiles numba kernels and
+loads fastjet) and the peak resident memory of the process.
+"""
+import argparse
+import resource
+import time
+from pathlib import Path
+
+from ntuplizer import Settings, process_file
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "delphes"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    settings = Settings.from_config()
+    files = sorted(SHARED.glob("*.root"))
+    process_file(files[0], settings)  # warm-up
+    tot_jets = tot_events = tot_time = 0
+    for path in files:
+        from ntuplizer.io import count_events
+        n_ev = count_events(path)
+        t0 = time.perf_counter()
+        for _ in range(args.repeat):
+            n_jets = len(process_file(path, settings))
+        dt = (time.perf_counter() - t0) / args.repeat
+        tot_jets += n_jets
+        tot_events += n_ev
+        tot_time += dt
+        print(f"{path.name:40s} {n_ev:5d} events {n_jets:5d} jets  {n_jets / dt:8.0f} jets/s  {n_ev / dt:8.0f} events/s")
+    print(f"{'all files':40s} {tot_events:5d} events {tot_jets:5d} jets  {tot_jets / tot_time:8.0f} jets/s  {tot_events / tot_time:8.0f} events/s")
+    # steady state: the events of the H->bb file processed again without re-opening the file
+    from ntuplizer.core import process_events
+    from ntuplizer.io import DelphesEvents, iterate_events
+    import awkward as ak
+    import numpy as np
+    ev = next(iterate_events(files[0] if "hbb" in files[0].name else SHARED / "hbb_m125_pt500_200events.root"))
+    k = 10
+    big = DelphesEvents(ak.concatenate([ev.particles] * k), ak.concatenate([ev.pfcands] * k),
+                        np.tile(ev.pv_z, k), np.tile(ev.pv_t, k), np.tile(ev.has_vertex, k))
+    t0 = time.perf_counter()
+    n_jets = len(process_events(big, settings))
+    dt = time.perf_counter() - t0
+    print(f"{'steady state (H->bb events x10, in memory)':40s} {len(big):5d} events {n_jets:5d} jets  "
+          f"{n_jets / dt:8.0f} jets/s  {len(big) / dt:8.0f} events/s")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print("reference C++ macro (makeNtuples.C) on this machine: ~600 jets/s, 290 events/s")
+
+
+if __name__ == "__main__":
+    main()
