@@ -1,0 +1,4 @@
+"""Delphes-compatible fast detector simulation (pile-up, tracking, calorimeters, PUPPI)."""
+from .simulator import DEFAULT_CARD, SimulationInputError, Simulator, load_card
+
+__all__ = ["Simulator", "SimulationInputError", "load_card", "DEFAULT_CARD"]

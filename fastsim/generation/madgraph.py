@@ -1,0 +1,34 @@
+"""Rendering of the MadGraph process/launch cards of one job (container generation path)."""
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+from . import samples
+
+# NNPDF3.1 NNLO (as_s = 0.118) in LHAPDF numbering, as in the reference production
+NNPDF31_LHAID = 315000
+
+
+def render_job_cards(sample: str, job: int, n_events: int, seed: int, outdir: Path, samples_config=None) -> list[Path]:
+    """Write ``proc_card.dat`` and ``launch.dat`` of job ``job`` to ``outdir``; returns the paths."""
+    cfg = samples.load_config(samples_config)
+    scfg = samples.sample_config(cfg, sample)
+    if "madgraph" not in scfg:
+        raise samples.GenerationConfigError(f"{cfg['_path']}: sample {sample} has no MadGraph cards (Pythia only)")
+    if n_events <= 0:
+        raise samples.GenerationConfigError(f"number of events must be positive, got {n_events}")
+    point = samples.validate_point(cfg, samples.grid_point_for_job(cfg, sample, job, seed))
+    values = {
+        "process_dir": sample.lower(), "lhaid": NNPDF31_LHAID, "nevents": n_events,
+        "seed": samples.job_seed(seed, sample, job, "madgraph"),
+        "x_pdg": scfg["resonance"], "mass": point.mass, "pt_min": point.pt_min,
+        "mass_y": point.mass_y, "width_y": point.width_y,
+    }
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, key in (("proc_card.dat", "process"), ("launch.dat", "launch")):
+        text = Template((samples.REPO / scfg["madgraph"][key]).read_text()).substitute(values)
+        (outdir / name).write_text(text)
+        written.append(outdir / name)
+    return written
