@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     from fastsim.delphes_format import COLLECTIONS, DelphesWriter
-    from fastsim.detector import SimulationInputError, Simulator, load_card
+    from fastsim.detector import SimulationInputError, Simulator, load_card, recentre
     from fastsim.generation.pileup import PileupLibraryError, default_pileup_library
     from ntuplizer.io import NtuplizerInputError, open_tree
 
@@ -39,9 +39,15 @@ def main(argv=None) -> int:
         missing = [f"Particle.{f}" for f in fields if f"Particle.{f}" not in tree]
         if missing:
             raise NtuplizerInputError(f"{args.input}: missing branch(es) {', '.join(missing)}")
+        has_vertex = "Vertex.Z" in tree and "Vertex.T" in tree
+        branches = [f"Particle.{f}" for f in fields] + (["Vertex.Z", "Vertex.T"] if has_vertex else [])
         with DelphesWriter(args.output) as w:
-            for chunk in tree.iterate([f"Particle.{f}" for f in fields], step_size=args.batch):
-                w.extend(sim.process(ak.zip({f: chunk[f"Particle.{f}"] for f in fields})))
+            for chunk in tree.iterate(branches, step_size=args.batch):
+                particles = ak.zip({f: chunk[f"Particle.{f}"] for f in fields})
+                if has_vertex:  # the stored record sits at the old primary vertex
+                    particles = recentre(particles, ak.fill_none(ak.firsts(chunk["Vertex.Z"]), 0),
+                                         ak.fill_none(ak.firsts(chunk["Vertex.T"]), 0))
+                w.extend(sim.process(particles))
     except (NtuplizerInputError, SimulationInputError, PileupLibraryError) as exc:
         print(f"fastsim: error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
 """Delphes-compatible fast detector simulation (pile-up, tracking, calorimeters, PUPPI)."""
-from .simulator import DEFAULT_CARD, SimulationInputError, Simulator, load_card
+from .simulator import DEFAULT_CARD, SimulationInputError, Simulator, load_card, recentre
 
-__all__ = ["Simulator", "SimulationInputError", "load_card", "DEFAULT_CARD"]
+__all__ = ["Simulator", "SimulationInputError", "load_card", "recentre", "DEFAULT_CARD"]

@@ -318,6 +318,18 @@ class Simulator:
         return ak.zip({k: ak.unflatten(v, counts) for k, v in rec.items()}, depth_limit=2)
 
 
+def recentre(particles: ak.Array, z0, t0) -> ak.Array:
+    """Move a record produced at vertex (z0 [mm], t0 [s]) per event back to the origin.
+
+    Generator records read from Delphes files were already shifted to their primary vertex;
+    re-simulating them must not shift them twice.
+    """
+    z0 = np.asarray(z0, dtype=np.float64)
+    t0 = np.asarray(t0, dtype=np.float64)
+    out = ak.with_field(particles, particles.Z - z0, "Z")
+    return ak.with_field(out, particles.T - t0, "T")
+
+
 def _visible(pid):
     apid = abs(pid)
     return (apid != NEUTRINOS[0]) & (apid != NEUTRINOS[1]) & (apid != NEUTRINOS[2])
