@@ -81,8 +81,20 @@ def test_rendered_madgraph_cards(cfg, tmp_path):
         f"set param_card mass 37 {p.mass_y}", f"set param_card width 37 {p.width_y}",
         f"set param_card mass 35 {p.mass_y}", f"set param_card width 35 {p.width_y}", "done"]
     assert [line for line in launch if not line.startswith("#")] == expected
-    proc = [line for line in files[0].read_text().splitlines() if not line.startswith("#")]
+    proc = [line for line in (tmp_path / "proc_card.dat").read_text().splitlines() if not line.startswith("#")]
     assert proc == ["import model 2HDM_NLO", "generate p p > h1 h1", "output res34p"]
+    shower = (tmp_path / "pythia8.cmnd").read_text().splitlines()
+    assert "Beams:LHEF = unweighted_events.lhe" in shower and "Beams:frameType = 4" in shower
+    assert "25:oneChannel = 1 0.5 100 37 -37" in shower and "35:addChannel = 1 0.2500 100 15 -15" in shower
+    assert "37:addChannel = 1 0.25 100 -15 16" in shower
+    assert sorted(p.name for p in files) == ["launch.dat", "proc_card.dat", "pythia8.cmnd"]
+
+
+def test_charged_shower_card_decays_h_plus(tmp_path):
+    render_job_cards("Res2P_charged", 0, 10, 1, tmp_path)
+    shower = (tmp_path / "pythia8.cmnd").read_text().splitlines()
+    channels = [ln for ln in shower if "Channel" in ln]
+    assert len(channels) == 6 and all(ln.startswith("37:") for ln in channels)
 
 
 def _x_decays(events, x_pid):

@@ -26,9 +26,22 @@ def render_job_cards(sample: str, job: int, n_events: int, seed: int, outdir: Pa
         "mass_y": point.mass_y, "width_y": point.width_y,
     }
     outdir.mkdir(parents=True, exist_ok=True)
-    written = []
+    written = [_write_shower_card(cfg, sample, point, values["seed"], outdir)]
     for name, key in (("proc_card.dat", "process"), ("launch.dat", "launch")):
         text = Template((samples.REPO / scfg["madgraph"][key]).read_text()).substitute(values)
         (outdir / name).write_text(text)
         written.append(outdir / name)
-    return written
+    return sorted(written)
+
+
+def _write_shower_card(cfg: dict, sample: str, point, seed: int, outdir: Path) -> Path:
+    """Pythia 8 settings to shower the MadGraph events: common settings, LHE input, the X/Y decay tables."""
+    lines = samples.pythia_commands(cfg, point, seed)
+    # the sample card's decay tables; the charged sample's stand-in W is the H+ of the 2HDM here
+    decays = [ln.replace("24:", "37:", 1) if sample == "Res2P_charged" else ln for ln in lines
+              if ln.split(":", 1)[0] in ("24", "25", "35", "37") and ("Channel" in ln or "onMode" in ln or "mMin" in ln)]
+    common = [ln for ln in lines if ln.split(":", 1)[0] in ("Beams", "Random", "Next", "Init", "Print", "Check")]
+    text = "\n".join(common + ["Beams:frameType = 4", "Beams:LHEF = unweighted_events.lhe"] + decays) + "\n"
+    path = outdir / "pythia8.cmnd"
+    path.write_text(text)
+    return path
