@@ -1,0 +1,58 @@
+"""Per-event cost of the embedded chain: Pythia 8 generation (next() and record conversion),
+fast detector simulation with 50 pile-up, and ntuplizing, per sample.
+
+Usage: python benchmarks/bench_chain.py [--events 100] [--library PATH]
+"""
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import awkward as ak
+
+from fastsim.delphes_format import DelphesWriter
+from fastsim.detector import Simulator
+from fastsim.generation import samples
+from fastsim.generation.pileup import default_pileup_library
+from fastsim.generation.pythia_driver import PythiaGenerator
+from ntuplizer import process_file
+
+POINTS = [samples.GridPoint("Res2P_neutral", mass=125.0, pt_min=516.0),
+          samples.GridPoint("Res2P_charged", mass=80.0, pt_min=516.0),
+          samples.GridPoint("Res34P", mass=200.0, pt_min=516.0, mass_y=40.0, width_y=0.01),
+          samples.GridPoint("QCD", pt_min=float(samples.qcd_pthat_grid(samples.load_config())[60]))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=100)
+    ap.add_argument("--library", default=None)
+    args = ap.parse_args()
+    cfg = samples.load_config()
+    lib = args.library or default_pileup_library()
+    print(f"{'sample':44s} {'next()':>8s} {'convert':>8s} {'outside':>8s} {'sim 50PU':>9s} {'sim/gen':>8s} {'ntuplize':>9s}  [ms/event]")
+    for p in POINTS:
+        gen = PythiaGenerator(samples.pythia_commands(cfg, p, 1), relabel={24: 37} if p.sample == "Res2P_charged" else None)
+        events = ak.concatenate(list(gen.generate(args.events, batch_size=args.events, progress_every=0)))
+        sim = Simulator(pileup_library=lib, seed=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "d.root"
+            t0 = time.perf_counter()
+            with DelphesWriter(out) as w:
+                for i in range(0, len(events), 50):
+                    w.extend(sim.process(events[i:i + 50]))
+            t_sim = (time.perf_counter() - t0) / args.events
+            t0 = time.perf_counter()
+            process_file(out)
+            t_nt = (time.perf_counter() - t0) / args.events
+        t_next, t_conv = gen.time_next / args.events, gen.time_convert / args.events
+        t_gen = t_next + t_conv
+        print(f"{p.describe():44s} {1e3 * t_next:8.1f} {1e3 * t_conv:8.1f} {100 * t_conv / t_gen:7.0f}% {1e3 * t_sim:9.1f} "
+              f"{t_sim / t_gen:8.2f} {1e3 * t_nt:9.1f}")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print("reference here: Pythia ~13 ms/event (boosted H+jet), Delphes with the JetClass-II card ~67 ms/event")
+
+
+if __name__ == "__main__":
+    main()
