@@ -1,22 +1,21 @@
 """The 188 JetClass-II jet labels, assigned from the generator record.
 
 The rules follow the reference production's truth matching (jet-universe/jetclass2_generation,
-``FatJetMatching.h``): for each reco jet, the resonances X (PDG 25, 35, 37) are tried in
-record order; X → 2 prongs (quarks, gluons, e, mu, tau pairs), X → Y Y → 3 or 4 matched
-prongs, and optionally QCD labels from b/c/s quarks before hadronization (status 71).
-A jet without a valid label is skipped by the ntuplizer.
+``FatJetMatching.h``): for each reco jet the resonances X (|PDG| 25, 35, 37) are tried in
+record order, each followed through its chain of copies; X -> 2 prongs (quarks, gluons, e,
+mu, tau pairs), X -> Y Y -> 3 or 4 matched prongs, and optionally QCD labels from the b/c/s
+quarks right before hadronization (status 71). A jet without a valid label gets -1 and is
+skipped by the ntuplizer.
 
-The work per jet touches only the few resonances and their decay chains, so it runs as
-plain Python over per-event lists; the only per-particle operation (QCD parton matching)
-is vectorised with numpy.
+The decay-chain walks run in one numba kernel over the flattened generator record (event
+offsets), so the cost per jet is a few microseconds.
 """
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
 
 import awkward as ak
+import numba as nb
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -26,13 +25,11 @@ D, U, S, C, B = 1, 2, 3, 4, 5
 ELE, NU_E, MU, NU_MU, TAU, NU_TAU = 11, 12, 13, 14, 15, 16
 GLUON = 21
 H0_SM, H0_HEAVY, H_PLUS = 25, 35, 37
-RESONANCES = (H0_SM, H0_HEAVY, H_PLUS)
 
 INVALID = -1
 
-# Tau decay modes.
+# Tau decay modes (as the reference numbers them).
 TAU_E, TAU_MU, TAU_H = 0, 1, 2
-
 
 def _make_label_names() -> list[str]:
     """The 188 class names in label-index order."""
@@ -65,320 +62,421 @@ def _make_label_names() -> list[str]:
 LABEL_NAMES: list[str] = _make_label_names()
 LABEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(LABEL_NAMES)}
 
-# Tokens of the X_YY label strings, longest first for greedy parsing.
-_TOKENS = ("tauhtaue", "tauhtaum", "tauhtauh", "tauev", "taumv", "tauhv", "b", "c", "s", "q", "g", "e", "m", "v")
+AUX_FIELDS = ("pt", "eta", "phi", "mass", "pid", "isResX", "isResY", "isResDecayProd", "isTauDecayProd", "isQcdParton")
+
+# ---------------------------------------------------------------------------------------------
+# Lookup tables handed to the kernel (built once from the label names).
+
+_NPDG = 26  # |PDG| below this can be a prong; anything else is "other"
+
+# Prong tokens of the X_YY label strings; a YY label is identified by its multiset of tokens
+# (the reference accepts every order in which the prongs can appear).
+_YY_TOKENS = ("b", "c", "s", "q", "g", "e", "m", "v", "tauhtaue", "tauhtaum", "tauhtauh", "tauev", "taumv", "tauhv")
+_TOK = {t: i for i, t in enumerate(_YY_TOKENS)}
+_KEY_BASE = 5  # at most 4 prongs: a count per token fits one base-5 digit
+
+# Y decay modes in the kernel: 0 none, 1 quark/gluon/e/mu pair (the prongs make the label), then taus.
+Y_NONE, Y_PAIR, Y_TAUHTAUE, Y_TAUHTAUM, Y_TAUHTAUH, Y_TAUEV, Y_TAUMV, Y_TAUHV = range(8)
+_YMODE_TOKEN = np.array([-1, -1, _TOK["tauhtaue"], _TOK["tauhtaum"], _TOK["tauhtauh"],
+                         _TOK["tauev"], _TOK["taumv"], _TOK["tauhv"]], dtype=np.int64)
 
 
-def _tokens(s: str) -> tuple[str, ...]:
+def label_tokens(s: str) -> list[str]:
+    """Prong tokens of a label body, e.g. ``"bbtauhtaue"`` -> ``["b", "b", "tauhtaue"]``."""
     out = []
     while s:
-        tok = next(t for t in _TOKENS if s.startswith(t))
+        tok = max((t for t in _YY_TOKENS if s.startswith(t)), key=len)
         out.append(tok)
         s = s[len(tok):]
-    return tuple(sorted(out))
+    return out
 
 
-# X -> Y Y labels are defined by the multiset of matched prongs, whatever their order.
-_YY_BY_TOKENS = {_tokens(n[len("X_YY_"):]): n for n in LABEL_NAMES if n.startswith("X_YY_")}
+def _tokens_key(tokens) -> int:
+    return sum(_KEY_BASE ** _TOK[t] for t in tokens)
 
 
-def _pair_flavour(p1: int, p2: int) -> str | None:
-    """2-prong flavour string of a decay into |PDG| p1, p2 (None when not a JetClass-II class)."""
+def _pair_name(p1: int, p2: int) -> str | None:
+    """Flavour of an |PDG| pair as the reference names it ("bs" included, unordered)."""
     light = (U, D)
     pair = {p1, p2}
-    if p1 == B and p2 == B:
-        return "bb"
-    if p1 == C and p2 == C:
-        return "cc"
-    if p1 == S and p2 == S:
-        return "ss"
+    same = {B: "bb", C: "cc", S: "ss", GLUON: "gg", ELE: "ee", MU: "mm"}
+    if p1 == p2 and p1 in same:
+        return same[p1]
     if p1 in light and p2 in light:
         return "qq"
-    if pair == {B, C}:
-        return "bc"
-    if pair == {B, S}:
-        return "bs"  # not a JetClass-II class
-    if pair == {C, S}:
-        return "cs"
-    if (p1 == B and p2 in light) or (p1 in light and p2 == B):
-        return "bq"
-    if (p1 == C and p2 in light) or (p1 in light and p2 == C):
-        return "cq"
-    if (p1 == S and p2 in light) or (p1 in light and p2 == S):
-        return "sq"
-    if p1 == GLUON and p2 == GLUON:
-        return "gg"
-    if p1 == ELE and p2 == ELE:
-        return "ee"
-    if p1 == MU and p2 == MU:
-        return "mm"
+    for heavy, other, name in ((B, C, "bc"), (B, S, "bs"), (C, S, "cs")):
+        if pair == {heavy, other}:
+            return name
+    for heavy, name in ((B, "bq"), (C, "cq"), (S, "sq")):
+        if (p1 == heavy and p2 in light) or (p1 in light and p2 == heavy):
+            return name
     return None
 
 
-_PRONG_CHAR = {B: "b", C: "c", S: "s", U: "q", D: "q", GLUON: "g", ELE: "e", MU: "m", NU_E: "v", NU_MU: "v"}
+def _build_tables():
+    x2p = np.full((_NPDG, _NPDG), INVALID, dtype=np.int32)   # X -> 2 prongs label
+    ymode = np.zeros((_NPDG, _NPDG), dtype=np.int8)          # Y -> pair gives a Y mode
+    for p1 in range(_NPDG):
+        for p2 in range(_NPDG):
+            name = _pair_name(p1, p2)
+            if name is not None:
+                # X_bs is no JetClass-II class (the reference aborts on it): no label
+                x2p[p1, p2] = LABEL_INDEX.get("X_" + name, INVALID)
+                ymode[p1, p2] = name != "bs"
+    ymode[ELE, NU_E] = ymode[MU, NU_MU] = 1
+    tok = np.full(_NPDG, -1, dtype=np.int64)
+    for pdg, t in ((B, "b"), (C, "c"), (S, "s"), (U, "q"), (D, "q"), (GLUON, "g"), (ELE, "e"), (MU, "m"),
+                   (NU_E, "v"), (NU_MU, "v")):
+        tok[pdg] = _TOK[t]
+    yy = {_tokens_key(label_tokens(n[len("X_YY_"):])): LABEL_INDEX[n] for n in LABEL_NAMES if n.startswith("X_YY_")}
+    keys = np.array(sorted(yy), dtype=np.int64)
+    vals = np.array([yy[k] for k in keys], dtype=np.int32)
+    qcd = np.empty((3, 3, 3), dtype=np.int32)  # [min(nb,2), min(nc,2), min(ns,2)]
+    for nb_ in range(3):
+        for nc in range(3):
+            for ns in range(3):
+                qcd[nb_, nc, ns] = LABEL_INDEX["QCD_" + ("b" * nb_ + "c" * nc + "s" * ns or "light")]
+    return x2p, ymode, tok, keys, vals, qcd
 
 
-@dataclass
-class JetTruth:
-    """The truth-matching result of one jet (indices into the event's particle list)."""
+_X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS, _QCD = _build_tables()
+assert len(_YY_KEYS) == sum(n.startswith("X_YY_") for n in LABEL_NAMES), "ambiguous X_YY prong multisets"
 
-    label: int = INVALID
-    res: list[int] = field(default_factory=list)
-    decay: list[int] = field(default_factory=list)
-    tau_decay: list[int] = field(default_factory=list)
-    qcd: list[int] = field(default_factory=list)
+# Anomalies counted by the kernel (the reference aborts on them; they do not occur in the samples).
+_STAT_REASONS = ("X without exactly two daughters", "Y Y without 2+2 daughters",
+                 "unlisted X->YY prong combination", "unlisted 2-prong flavour (X_bs)", "aux buffer overflow")
 
-
-class _EventRecord:
-    """One event's generator record as Python lists (fast scalar access)."""
-
-    __slots__ = ("pid", "apid", "d1", "d2", "eta", "phi", "np_eta", "np_phi", "qcd_candidates", "resonances")
-
-    def __init__(self, pid, d1, d2, eta, phi, status, pt):
-        self.pid = pid.tolist()
-        self.apid = np.abs(pid).tolist()
-        self.d1 = d1.tolist()
-        self.d2 = d2.tolist()
-        self.eta = eta.tolist()
-        self.phi = phi.tolist()
-        apid = np.abs(pid)
-        # quarks right before hadronization (status 71) with pT > 10 GeV, in record order
-        self.qcd_candidates = np.flatnonzero((apid >= D) & (apid <= B) & (status == 71) & (pt > 10))
-        self.resonances = np.flatnonzero(np.isin(apid, RESONANCES)).tolist()
-        self.np_eta = eta
-        self.np_phi = phi
-
-    def daughters(self, i: int) -> range:
-        return range(self.d1[i], self.d2[i] + 1)
+# ---------------------------------------------------------------------------------------------
+# The kernel. Indices inside are event-local; every record access is bounds-checked so that a
+# corrupt record gives an invalid jet, never a crash.
 
 
-def _delta_r(eta1: float, phi1: float, eta2: float, phi2: float) -> float:
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return float(np.hypot(eta1 - eta2, dphi))
+@nb.njit(cache=True)
+def _dr(eta, phi, i, jeta, jphi):
+    dphi = (phi[i] - jphi + np.pi) % (2.0 * np.pi) - np.pi
+    return np.hypot(eta[i] - jeta, dphi)
 
 
-class _JetMatcher:
-    """Truth matching of one jet against one event record (the reference rules)."""
+@nb.njit(cache=True)
+def _dau_range(i, d1, d2, n):
+    """First and one-past-last daughter of i (empty for none or out-of-range indices)."""
+    a, b = d1[i], d2[i]
+    if a < 0 or b < a or b >= n:
+        return 0, 0
+    return a, b + 1
 
-    def __init__(self, ev: _EventRecord, jet_eta: float, jet_phi: float, radius: float, stats: Counter):
-        self.ev = ev
-        self.jet_eta = jet_eta
-        self.jet_phi = jet_phi
-        self.r = radius
-        self.processed: set[int] = set()
-        self.stats = stats
 
-    def dr(self, i: int) -> float:
-        return _delta_r(self.jet_eta, self.jet_phi, self.ev.eta[i], self.ev.phi[i])
-
-    def final_copy(self, i: int) -> int:
-        """Follow the chain of copies (daughter with the same PDG id) to the last one."""
-        ev = self.ev
-        self.processed.add(i)
-        pid = ev.pid[i]
-        cur = i
-        while ev.d1[cur] >= 0:
-            nxt = next((k for k in ev.daughters(cur) if ev.pid[k] == pid), None)
-            if nxt is None:
+@nb.njit(cache=True)
+def _final_copy(i, pid, d1, d2, n, processed):
+    """Last copy of particle i: follow the first daughter with the same (signed) PDG id."""
+    processed[i] = True
+    cur = i
+    for _ in range(n):  # bounded: a corrupt record cannot loop forever
+        a, b = _dau_range(cur, d1, d2, n)
+        nxt = -1
+        for k in range(a, b):
+            if pid[k] == pid[i]:
+                nxt = k
                 break
-            self.processed.add(nxt)
-            cur = nxt
-        return cur
+        if nxt < 0:
+            break
+        processed[nxt] = True
+        cur = nxt
+    return cur
 
-    def tau_daughters(self, i: int) -> tuple[list[int], int]:
-        """Decay products of the last copy of tau ``i`` and the decay mode (e, mu or hadronic)."""
-        tau = self.final_copy(i)
-        daus = list(self.ev.daughters(tau))
-        for k in daus:
-            if self.ev.apid[k] == ELE:
-                return daus, TAU_E
-            if self.ev.apid[k] == MU:
-                return daus, TAU_MU
-        return daus, TAU_H
 
-    # -- resonances ---------------------------------------------------------------------------
-    def match(self, qcd_labels: bool) -> JetTruth:
-        for i in self.ev.resonances:
-            if i in self.processed:
-                continue
-            self.processed.add(i)
-            truth = self.resonance(i)
-            if truth.label != INVALID:
-                return truth
-        if qcd_labels:
-            return self.qcd()
-        return JetTruth()
+@nb.njit(cache=True)
+def _tau_decay(i, pid, d1, d2, n, processed):
+    """(last copy of tau i, its decay mode): the first e or mu among its daughters decides."""
+    t = _final_copy(i, pid, d1, d2, n, processed)
+    a, b = _dau_range(t, d1, d2, n)
+    for k in range(a, b):
+        ap = abs(pid[k])
+        if ap == 11:
+            return t, 0
+        if ap == 13:
+            return t, 1
+    return t, 2
 
-    def resonance(self, parton: int) -> JetTruth:
-        ev = self.ev
-        t = JetTruth()
-        x = self.final_copy(parton)
-        t.res.append(x)
-        daus = list(ev.daughters(x))
-        if len(daus) != 2:
-            # the reference aborts on such records; we skip the resonance and count it
-            self.stats[f"X with {len(daus)} daughters"] += 1
-            return JetTruth()
-        p1, p2 = ev.apid[daus[0]], ev.apid[daus[1]]
-        if (p1 == H_PLUS and p2 == H_PLUS) or (p1 == H0_HEAVY and p2 == H0_HEAVY):
-            return self.resonance_yy(t, x)
-        if p1 == TAU and p2 == TAU:
-            return self.resonance_tautau(t, daus)
-        return self.resonance_2prong(t, daus)
 
-    def resonance_2prong(self, t: JetTruth, daus: list[int]) -> JetTruth:
-        ev = self.ev
-        dr1, dr2 = self.dr(daus[0]), self.dr(daus[1])
-        if dr1 > dr2:
-            daus = [daus[1], daus[0]]
-            dr1, dr2 = dr2, dr1
-        if dr1 < self.r and dr2 < self.r:
-            t.decay += daus
-            flav = _pair_flavour(ev.apid[daus[0]], ev.apid[daus[1]])
-            if flav is not None:
-                t.label = self._label("X_" + flav)
-        return t
+@nb.njit(cache=True)
+def _tab2(tab, p1, p2):
+    if p1 >= tab.shape[0] or p2 >= tab.shape[1]:
+        return 0
+    return tab[p1, p2]
 
-    def resonance_tautau(self, t: JetTruth, daus: list[int]) -> JetTruth:
-        dr1, dr2 = self.dr(daus[0]), self.dr(daus[1])
-        tau1 = self.tau_daughters(daus[0])
-        tau2 = self.tau_daughters(daus[1])
-        if tau1[1] != TAU_H and tau2[1] == TAU_H:  # hadronic tau first
-            daus = [daus[1], daus[0]]
-            dr1, dr2 = dr2, dr1
-            tau1, tau2 = tau2, tau1
-        if tau1[1] == TAU_H and dr1 < self.r:
-            t.decay.append(daus[0])
-            t.tau_decay += tau1[0]
-            if tau2[1] in (TAU_E, TAU_MU) and self.dr(tau2[0][0]) < self.r:
-                t.decay.append(daus[1])
-                t.tau_decay += tau2[0]
-                t.label = self._label("X_tauhtaue" if tau2[1] == TAU_E else "X_tauhtaum")
-            elif tau2[1] == TAU_H and dr2 < self.r:
-                t.decay.append(daus[1])
-                t.tau_decay += tau2[0]
-                t.label = self._label("X_tauhtauh")
-        return t
 
-    def resonance_yy(self, t: JetTruth, x: int) -> JetTruth:
-        ev = self.ev
-        hadronic = [False, False]
-        yy_daus: list[int] = []
-        for i, y in enumerate(ev.daughters(x)):
-            yf = self.final_copy(y)
-            t.res.append(yf)
-            for k in ev.daughters(yf):
-                if k == ev.d1[yf]:
-                    a = ev.apid[k]
-                    hadronic[i] = (D <= a <= B) or a == GLUON
-                yy_daus.append(k)
-        if len(yy_daus) != 4:
-            self.stats["Y without two daughters"] += 1
-            return JetTruth()
-        if not hadronic[0] and not hadronic[1]:
-            return JetTruth()  # both Ys leptonic: not a JetClass-II class
-        if not hadronic[0] and hadronic[1]:  # hadronic Y first
-            yy_daus = yy_daus[2:] + yy_daus[:2]
-            hadronic = [True, False]
-        if not hadronic[1] and ev.apid[yy_daus[2]] in (NU_E, NU_MU, NU_TAU):  # charged lepton before neutrino
-            yy_daus[2], yy_daus[3] = yy_daus[3], yy_daus[2]
-        return self.resonance_34prong(t, yy_daus)
+@nb.njit(cache=True)
+def _push_daughters(t, d1, d2, n, buf, nbuf):
+    a, b = _dau_range(t, d1, d2, n)
+    for k in range(a, b):
+        if nbuf < buf.shape[0]:
+            buf[nbuf] = k
+            nbuf += 1
+    return nbuf
 
-    def resonance_34prong(self, t: JetTruth, yy: list[int]) -> JetTruth:
-        ev = self.ev
-        r = self.r
-        t.decay += yy
-        modes: list[str | None] = [None, None]
-        matched = [False] * 4
-        for i in range(2):
-            d0, d1 = yy[2 * i], yy[2 * i + 1]
-            p1, p2 = ev.apid[d0], ev.apid[d1]
-            if (D <= p1 <= NU_MU) or p1 == GLUON:
-                flav = _pair_flavour(p1, p2)
-                if flav == "bs":
-                    flav = None
-                elif flav is None and ((p1, p2) == (ELE, NU_E) or (p1, p2) == (MU, NU_MU)):
-                    flav = "ev" if p1 == ELE else "mv"
-                modes[i] = flav
-                matched[2 * i] = self.dr(d0) < r
-                matched[2 * i + 1] = p2 not in (NU_E, NU_MU) and self.dr(d1) < r
-            elif p1 == TAU and p2 == TAU:
-                tau1 = self.tau_daughters(d0)
-                tau2 = self.tau_daughters(d1)
-                t.tau_decay += tau1[0] + tau2[0]
-                if tau1[1] != TAU_H and tau2[1] == TAU_H:
-                    yy[2 * i], yy[2 * i + 1] = d1, d0
-                    d0, d1 = d1, d0
-                    tau1, tau2 = tau2, tau1
-                if tau1[1] == TAU_H:
-                    if tau2[1] in (TAU_E, TAU_MU):
-                        modes[i] = "tauhtaue" if tau2[1] == TAU_E else "tauhtaum"
-                        matched[2 * i] = self.dr(d0) < r
-                        matched[2 * i + 1] = self.dr(tau2[0][0]) < r
+
+@nb.njit(cache=True)
+def _match_resonance(x0, pid, d1, d2, eta, phi, n, jeta, jphi, r, processed,
+                     res, dec, taub, x2p, ymode_tab, tok_tab, yy_keys, yy_vals, stats):
+    """Label of the jet from resonance x0; fills res/dec/taub. Returns (label, nres, ndec, ntau)."""
+    nres = ndec = ntau = 0
+    x = _final_copy(x0, pid, d1, d2, n, processed)
+    res[0] = x
+    nres = 1
+    a, b = _dau_range(x, d1, d2, n)
+    if b - a != 2:
+        stats[0] += 1
+        return -1, nres, ndec, ntau
+    q1, q2 = a, a + 1
+    p1, p2 = abs(pid[q1]), abs(pid[q2])
+
+    if (p1 == 37 and p2 == 37) or (p1 == 35 and p2 == 35):
+        # X -> Y Y: collect both Ys' daughters, remember whether each Y decays hadronically
+        ymodes = np.zeros(2, np.int64)  # 0 none, 1 hadronic, 2 leptonic (from its first daughter)
+        yy = np.empty(4, np.int64)
+        nyy = 0
+        for iy in range(2):
+            yf = _final_copy(a + iy, pid, d1, d2, n, processed)
+            res[nres] = yf
+            nres += 1
+            ya, yb = _dau_range(yf, d1, d2, n)
+            for k in range(ya, yb):
+                if k == ya:
+                    ap = abs(pid[k])
+                    ymodes[iy] = 1 if ((1 <= ap <= 5) or ap == 21) else 2
+                if nyy < 4:
+                    yy[nyy] = k
+                nyy += 1
+        if ymodes[0] == 2 and ymodes[1] == 2:
+            return -1, nres, ndec, ntau
+        if nyy != 4:
+            stats[1] += 1
+            return -1, nres, ndec, ntau
+        if ymodes[0] == 2 and ymodes[1] == 1:  # hadronic Y first
+            yy[0], yy[2] = yy[2], yy[0]
+            yy[1], yy[3] = yy[3], yy[1]
+            ymodes[0], ymodes[1] = 1, 2
+        if ymodes[1] == 2:  # charged lepton before its neutrino
+            ap = abs(pid[yy[2]])
+            if ap == 12 or ap == 14 or ap == 16:
+                yy[2], yy[3] = yy[3], yy[2]
+        for k in range(4):  # decay products in this order (before any tau swap)
+            dec[k] = yy[k]
+        ndec = 4
+
+        mode = np.zeros(2, np.int64)
+        matched = np.zeros(4, np.bool_)
+        for iy in range(2):
+            u, v = yy[2 * iy], yy[2 * iy + 1]
+            pu, pv = abs(pid[u]), abs(pid[v])
+            if (1 <= pu <= 14) or pu == 21:
+                mode[iy] = 1 if _tab2(ymode_tab, pu, pv) else 0
+                matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
+                matched[2 * iy + 1] = pv != 12 and pv != 14 and _dr(eta, phi, v, jeta, jphi) < r
+            elif pu == 15 and pv == 15:
+                tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
+                tv, mv_ = _tau_decay(v, pid, d1, d2, n, processed)
+                ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
+                ntau = _push_daughters(tv, d1, d2, n, taub, ntau)
+                if mu_ != 2 and mv_ == 2:  # hadronic tau first
+                    u, v = v, u
+                    tu, tv = tv, tu
+                    mu_, mv_ = mv_, mu_
+                    yy[2 * iy], yy[2 * iy + 1] = u, v
+                if mu_ == 2:
+                    if mv_ == 0 or mv_ == 1:
+                        mode[iy] = 2 if mv_ == 0 else 3
+                        matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
+                        matched[2 * iy + 1] = _dr(eta, phi, d1[tv], jeta, jphi) < r
                     else:
-                        modes[i] = "tauhtauh"
-                        matched[2 * i] = self.dr(d0) < r
-                        matched[2 * i + 1] = self.dr(d1) < r
-            elif p1 == TAU and p2 == NU_TAU:
-                daus, mode = self.tau_daughters(d0)
-                t.tau_decay += daus
-                if mode == TAU_H:
-                    modes[i] = "tauhv"
-                    matched[2 * i] = self.dr(d0) < r
+                        mode[iy] = 4
+                        matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
+                        matched[2 * iy + 1] = _dr(eta, phi, v, jeta, jphi) < r
+            elif pu == 15 and pv == 16:
+                tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
+                ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
+                if mu_ == 0 or mu_ == 1:
+                    mode[iy] = 5 if mu_ == 0 else 6
+                    matched[2 * iy] = _dr(eta, phi, d1[tu], jeta, jphi) < r
                 else:
-                    modes[i] = "tauev" if mode == TAU_E else "taumv"
-                    matched[2 * i] = self.dr(daus[0]) < r
-        if modes[0] is None or modes[1] is None:
-            return JetTruth()
-        if modes[1].startswith("tauhtau") and not (matched[2] and matched[3]):
-            return JetTruth()
-        if sum(matched) < 3:
-            return JetTruth()
-        prongs: list[str] = []
-        for i in range(2):
-            if modes[i].startswith("tau"):
-                prongs.append(modes[i])
+                    mode[iy] = 7
+                    matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
+        if mode[0] == 0 or mode[1] == 0:
+            return -1, nres, ndec, ntau
+        if 2 <= mode[1] <= 4 and not (matched[2] and matched[3]):
+            return -1, nres, ndec, ntau
+        if matched.sum() < 3:
+            return -1, nres, ndec, ntau
+        key = 0
+        for iy in range(2):
+            if mode[iy] == 1:
+                for j in range(2):
+                    ap = abs(pid[yy[2 * iy + j]])
+                    if matched[2 * iy + j] or ap == 12 or ap == 14:
+                        if ap < tok_tab.shape[0] and tok_tab[ap] >= 0:
+                            key += _KEY_BASE ** tok_tab[ap]
+            else:
+                key += _KEY_BASE ** _YMODE_TOKEN[mode[iy]]
+        pos = np.searchsorted(yy_keys, key)
+        if pos < yy_keys.shape[0] and yy_keys[pos] == key:
+            return yy_vals[pos], nres, ndec, ntau
+        stats[2] += 1
+        return -1, nres, ndec, ntau
+
+    if p1 == 15 and p2 == 15:
+        dr1 = _dr(eta, phi, q1, jeta, jphi)
+        dr2 = _dr(eta, phi, q2, jeta, jphi)
+        t1, m1 = _tau_decay(q1, pid, d1, d2, n, processed)
+        t2, m2 = _tau_decay(q2, pid, d1, d2, n, processed)
+        if m1 != 2 and m2 == 2:  # hadronic tau first
+            q1, q2 = q2, q1
+            dr1, dr2 = dr2, dr1
+            t1, t2 = t2, t1
+            m1, m2 = m2, m1
+        label = -1
+        if m1 == 2 and dr1 < r:
+            dec[0] = q1
+            ndec = 1
+            ntau = _push_daughters(t1, d1, d2, n, taub, ntau)
+            if (m2 == 0 or m2 == 1) and _dr(eta, phi, d1[t2], jeta, jphi) < r:
+                dec[1] = q2
+                ndec = 2
+                ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
+                label = TAUHTAUE if m2 == 0 else TAUHTAUM
+            elif m2 == 2 and dr2 < r:
+                dec[1] = q2
+                ndec = 2
+                ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
+                label = TAUHTAUH
+        return label, nres, ndec, ntau
+
+    # X -> 2 prongs: the prong closer to the jet first
+    dr1 = _dr(eta, phi, q1, jeta, jphi)
+    dr2 = _dr(eta, phi, q2, jeta, jphi)
+    if dr1 > dr2:
+        q1, q2 = q2, q1
+        dr1, dr2 = dr2, dr1
+    if dr1 < r and dr2 < r:
+        dec[0] = q1
+        dec[1] = q2
+        ndec = 2
+        a1, a2 = abs(pid[q1]), abs(pid[q2])
+        if a1 < x2p.shape[0] and a2 < x2p.shape[1]:
+            lab = x2p[a1, a2]
+            if lab < 0 and ((a1 == 5 and a2 == 3) or (a1 == 3 and a2 == 5)):
+                stats[3] += 1
+            return lab, nres, ndec, ntau
+    return -1, nres, ndec, ntau
+
+
+TAUHTAUE, TAUHTAUM, TAUHTAUH = LABEL_INDEX["X_tauhtaue"], LABEL_INDEX["X_tauhtaum"], LABEL_INDEX["X_tauhtauh"]
+
+
+@nb.njit(cache=True)
+def _label_kernel(pid, status, d1, d2, pt, eta, phi, p_off, jet_eta, jet_phi, j_off, r, qcd,
+                  x2p, ymode_tab, tok_tab, yy_keys, yy_vals, qcd_tab):
+    n_jets = jet_eta.shape[0]
+    labels = np.full(n_jets, -1, np.int32)
+    aux_count = np.zeros(n_jets, np.int64)
+    cap = 16 + 8 * n_jets
+    out_idx = np.empty(cap, np.int64)
+    out_role = np.empty(cap, np.int8)
+    n_out = 0
+    stats = np.zeros(5, np.int64)
+    res = np.empty(3, np.int64)
+    dec = np.empty(4, np.int64)
+    for ev in range(p_off.shape[0] - 1):
+        jlo, jhi = j_off[ev], j_off[ev + 1]
+        if jhi == jlo:
+            continue
+        lo, hi = p_off[ev], p_off[ev + 1]
+        n = hi - lo
+        P = pid[lo:hi]
+        D1 = d1[lo:hi]
+        D2 = d2[lo:hi]
+        ETA = eta[lo:hi]
+        PHI = phi[lo:hi]
+        # resonance candidates and QCD parton candidates, in record order
+        resonances = np.empty(n, np.int64)
+        nresn = 0
+        cands = np.empty(n, np.int64)
+        ncand = 0
+        for i in range(n):
+            ap = abs(P[i])
+            if ap == 25 or ap == 35 or ap == 37:
+                resonances[nresn] = i
+                nresn += 1
+            elif 1 <= ap <= 5 and status[lo + i] == 71 and pt[lo + i] > 10:
+                cands[ncand] = i
+                ncand += 1
+        processed = np.zeros(n, np.bool_)
+        taub = np.empty(n + 16, np.int64)
+        qcdb = np.empty(max(ncand, 1), np.int64)
+        for j in range(jlo, jhi):
+            jeta, jphi = jet_eta[j], jet_phi[j]
+            processed[:] = False
+            label = -1
+            nres = ndec = ntau = nq = 0
+            for ir in range(nresn):
+                i = resonances[ir]
+                if processed[i]:
+                    continue
+                processed[i] = True
+                label, nres, ndec, ntau = _match_resonance(
+                    i, P, D1, D2, ETA, PHI, n, jeta, jphi, r, processed, res, dec, taub,
+                    x2p, ymode_tab, tok_tab, yy_keys, yy_vals, stats)
+                if label >= 0:
+                    break
+            if label < 0 and qcd:
+                nres = ndec = ntau = 0
+                cnt = np.zeros(3, np.int64)
+                for ic in range(ncand):
+                    i = cands[ic]
+                    if _dr(ETA, PHI, i, jeta, jphi) < r:
+                        qcdb[nq] = i
+                        nq += 1
+                        ap = abs(P[i])
+                        if ap == 5:
+                            cnt[0] += 1
+                        elif ap == 4:
+                            cnt[1] += 1
+                        elif ap == 3:
+                            cnt[2] += 1
+                label = qcd_tab[min(cnt[0], 2), min(cnt[1], 2), min(cnt[2], 2)]
+            labels[j] = label
+            if label < 0:
                 continue
-            for j in range(2):
-                a = ev.apid[yy[2 * i + j]]
-                if matched[2 * i + j] or a in (NU_E, NU_MU):
-                    if a in _PRONG_CHAR:
-                        prongs.append(_PRONG_CHAR[a])
-        name = _YY_BY_TOKENS.get(tuple(sorted(prongs)))
-        if name is None:
-            # the reference aborts here; such combinations are absent from the JetClass-II samples
-            self.stats["unlisted X->YY prong combination " + "".join(prongs)] += 1
-            return JetTruth()
-        t.label = LABEL_INDEX[name]
-        return t
-
-    def qcd(self) -> JetTruth:
-        ev = self.ev
-        t = JetTruth()
-        cand = ev.qcd_candidates
-        if len(cand):
-            dphi = (ev.np_phi[cand] - self.jet_phi + np.pi) % (2 * np.pi) - np.pi
-            dr = np.hypot(ev.np_eta[cand] - self.jet_eta, dphi)
-            t.qcd = cand[dr < self.r].tolist()
-        counts = Counter(ev.apid[i] for i in t.qcd)
-        flav = "b" * min(counts[B], 2) + "c" * min(counts[C], 2) + "s" * min(counts[S], 2)
-        t.label = LABEL_INDEX["QCD_" + (flav or "light")]
-        return t
-
-    def _label(self, name: str) -> int:
-        idx = LABEL_INDEX.get(name)
-        if idx is None:
-            self.stats[f"unlisted label {name}"] += 1
-            return INVALID
-        return idx
+            total = nres + ndec + ntau + nq
+            if n_out + total > out_idx.shape[0]:
+                new_cap = 2 * (n_out + total) + 16
+                tmp_i = np.empty(new_cap, np.int64)
+                tmp_r = np.empty(new_cap, np.int8)
+                tmp_i[:n_out] = out_idx[:n_out]
+                tmp_r[:n_out] = out_role[:n_out]
+                out_idx, out_role = tmp_i, tmp_r
+            for k in range(nres):
+                out_idx[n_out] = lo + res[k]
+                out_role[n_out] = 0 if k == 0 else 1
+                n_out += 1
+            for k in range(ndec):
+                out_idx[n_out] = lo + dec[k]
+                out_role[n_out] = 2
+                n_out += 1
+            for k in range(ntau):
+                out_idx[n_out] = lo + taub[k]
+                out_role[n_out] = 3
+                n_out += 1
+            for k in range(nq):
+                out_idx[n_out] = lo + qcdb[k]
+                out_role[n_out] = 4
+                n_out += 1
+            aux_count[j] = total
+    return labels, aux_count, out_idx[:n_out], out_role[:n_out], stats
 
 
-def match_event(ev: _EventRecord, jet_eta, jet_phi, radius: float, qcd_labels: bool, stats: Counter) -> list[JetTruth]:
-    """Truth results for the jets (eta, phi lists) of one event."""
-    return [_JetMatcher(ev, e, p, radius, stats).match(qcd_labels) for e, p in zip(jet_eta, jet_phi)]
-
-
-AUX_FIELDS = ("pt", "eta", "phi", "mass", "pid", "isResX", "isResY", "isResDecayProd", "isTauDecayProd", "isQcdParton")
+def _flat(particles: ak.Array, field: str, dtype) -> np.ndarray:
+    return np.ascontiguousarray(ak.to_numpy(ak.flatten(particles[field], axis=1)), dtype=dtype)
 
 
 def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd_labels: bool = False):
@@ -390,44 +488,27 @@ def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd
     label) and aux events * var * {pt, eta, phi, mass, pid, isResX, ...} lists per jet: X, the
     Ys, decay products, tau decay products, matched QCD partons, in that order.
     """
-    n_jets = np.asarray(ak.num(jets, axis=1))
-    part_counts = np.asarray(ak.num(particles, axis=1))
-    offsets = np.concatenate([[0], np.cumsum(part_counts)])
-    flat = {f: np.asarray(ak.to_numpy(ak.flatten(particles[f], axis=1))) for f in ("PID", "Status", "D1", "D2", "PT", "Eta", "Phi", "Mass")}
-    jet_eta = ak.to_list(jets["eta"])
-    jet_phi = ak.to_list(jets["phi"])
-    stats: Counter = Counter()
-    labels = np.full(int(n_jets.sum()), INVALID, dtype=np.int32)
-    aux_index: list[int] = []  # global particle indices
-    aux_role: list[int] = []  # 0 X, 1 Y, 2 decay, 3 tau decay, 4 qcd parton
-    aux_counts = np.zeros(len(labels), dtype=np.int64)
-    j = 0
-    for iev in range(len(n_jets)):
-        if n_jets[iev] == 0:
-            continue
-        lo, hi = offsets[iev], offsets[iev + 1]
-        ev = _EventRecord(flat["PID"][lo:hi], flat["D1"][lo:hi], flat["D2"][lo:hi], flat["Eta"][lo:hi],
-                          flat["Phi"][lo:hi], flat["Status"][lo:hi], flat["PT"][lo:hi])
-        for truth in match_event(ev, jet_eta[iev], jet_phi[iev], jet_radius, qcd_labels, stats):
-            labels[j] = truth.label
-            if truth.label != INVALID:
-                roles = [0] * min(1, len(truth.res)) + [1] * (len(truth.res) - 1) + [2] * len(truth.decay) \
-                    + [3] * len(truth.tau_decay) + [4] * len(truth.qcd)
-                idx = truth.res + truth.decay + truth.tau_decay + truth.qcd
-                aux_index += [lo + k for k in idx]
-                aux_role += roles
-                aux_counts[j] = len(idx)
-            j += 1
-    for reason, n in stats.items():
-        log.warning("labelling: %d jet(s) skipped: %s", n, reason)
-    gi = np.asarray(aux_index, dtype=np.int64)
-    role = np.asarray(aux_role, dtype=np.int8)
+    n_jets = np.asarray(ak.num(jets, axis=1), dtype=np.int64)
+    n_part = np.asarray(ak.num(particles, axis=1), dtype=np.int64)
+    p_off = np.concatenate([[0], np.cumsum(n_part)]).astype(np.int64)
+    j_off = np.concatenate([[0], np.cumsum(n_jets)]).astype(np.int64)
+    pid = _flat(particles, "PID", np.int64)
+    labels, aux_count, gi, role, stats = _label_kernel(
+        pid, _flat(particles, "Status", np.int64), _flat(particles, "D1", np.int64),
+        _flat(particles, "D2", np.int64), _flat(particles, "PT", np.float64),
+        _flat(particles, "Eta", np.float64), _flat(particles, "Phi", np.float64), p_off,
+        np.ascontiguousarray(ak.to_numpy(ak.flatten(jets["eta"])), dtype=np.float64),
+        np.ascontiguousarray(ak.to_numpy(ak.flatten(jets["phi"])), dtype=np.float64), j_off,
+        float(jet_radius), bool(qcd_labels), _X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS, _QCD)
+    for reason, n in zip(_STAT_REASONS, stats):
+        if n:
+            log.warning("labelling: %d resonance(s) not labelled: %s", n, reason)
     aux_flat = {
-        "pt": flat["PT"][gi].astype(np.float32), "eta": flat["Eta"][gi].astype(np.float32),
-        "phi": flat["Phi"][gi].astype(np.float32), "mass": flat["Mass"][gi].astype(np.float32),
-        "pid": flat["PID"][gi].astype(np.int32),
+        "pt": _flat(particles, "PT", np.float32)[gi], "eta": _flat(particles, "Eta", np.float32)[gi],
+        "phi": _flat(particles, "Phi", np.float32)[gi], "mass": _flat(particles, "Mass", np.float32)[gi],
+        "pid": pid[gi].astype(np.int32),
         "isResX": role == 0, "isResY": role == 1, "isResDecayProd": role == 2,
         "isTauDecayProd": role == 3, "isQcdParton": role == 4,
     }
-    aux = ak.unflatten(ak.unflatten(ak.zip(aux_flat), aux_counts), n_jets)
+    aux = ak.unflatten(ak.unflatten(ak.zip(aux_flat), aux_count), n_jets)
     return ak.unflatten(labels, n_jets), aux

@@ -1,15 +1,20 @@
-"""Fast detector simulation: Delphes layout, pile-up, tracking, PUPPI, determinism, bad input."""
+"""Fast detector simulation: Delphes layout, pile-up, propagation, tracking, PUPPI, determinism, bad input."""
 import awkward as ak
+import fastjet
 import numpy as np
 import pytest
 import uproot
 
+from fastsim.cli import main as fastsim_main
 from fastsim.delphes_format import COLLECTIONS, DelphesWriter
-from fastsim.detector import SimulationInputError, Simulator, recentre
-from fastsim.generation.pileup import PileupLibraryError, build_pileup_library
+from fastsim.detector import SimulationInputError, Simulator, load_card, recentre
+from fastsim.detector.propagation import propagate
+from fastsim.detector.tracking import reconstruct_tracks
+from fastsim.generation.pileup import PileupLibraryError, build_pileup_library, load_pileup_library
 from ntuplizer import process_file
 
 HBB = "delphes/hbb_m125_pt500_200events.root"
+SMALL = "delphes/res2p_higgs2p_10events.root"
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +42,29 @@ def simulated(library, hbb_particles, tmp_path_factory):
     return out, batches
 
 
+def _leading_jet_pt(cands, eta_max=2.5):
+    c = cands[(cands.PT > 0) & (np.abs(cands.Eta) < eta_max)]
+    vec = ak.zip({"px": c.PT * np.cos(c.Phi), "py": c.PT * np.sin(c.Phi), "pz": c.PT * np.sinh(c.Eta), "E": c.E})
+    jets = fastjet.ClusterSequence(vec, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8)).inclusive_jets(200.0)
+    pt = np.hypot(jets.px, jets.py)
+    return ak.to_numpy(ak.fill_none(ak.max(pt, axis=1), 0.0))
+
+
 def test_layout_is_read_like_real_delphes(simulated, shared_dir):
     out, _ = simulated
     ours = uproot.open(out)["Delphes"]
     real = uproot.open(shared_dir / HBB)["Delphes"]
     for coll, fields in COLLECTIONS.items():
+        assert f"{coll}_size" in ours
         for f in fields:
             assert f"{coll}.{f}" in ours and f"{coll}.{f}" in real
             assert ours[f"{coll}.{f}"].interpretation.content.from_dtype.kind == real[f"{coll}.{f}"].interpretation.content.from_dtype.kind
     jets = process_file(out)
     assert len(jets) > 30  # boosted H->bb: most events give a labelled AK8 jet
     assert np.mean(np.asarray(jets.jet_label) == 0) == 1.0  # all X_bb
+    # the generator record keeps Delphes' mother/daughter indices
+    part = ours.arrays(["Particle.M1", "Particle.D1", "Particle_size"])
+    assert ak.all(part["Particle.M1"] < part["Particle_size"]) and ak.all(part["Particle.D1"] >= -1)
 
 
 def test_pileup_vertices_poisson_and_spread(simulated):
@@ -55,8 +72,11 @@ def test_pileup_vertices_poisson_and_spread(simulated):
     vtx = ak.concatenate([b["Vertex"] for b in batches])
     n_pu = ak.to_numpy(ak.num(vtx)) - 1
     assert abs(n_pu.mean() - 50) < 4 * np.sqrt(50 / len(n_pu))
+    assert n_pu.std() > 3  # Poisson, not fixed
     z = ak.to_numpy(ak.flatten(vtx.Z))
-    assert 40 < np.std(z) < 66  # card: 53 mm
+    t = ak.to_numpy(ak.flatten(vtx.T))
+    assert 45 < np.std(z) < 61  # card: 53 mm
+    assert 130e-12 < np.std(t) < 190e-12  # card: 160 ps
     pv = ak.to_numpy(vtx.Z[:, 0])
     part = ak.concatenate([b["Particle"] for b in batches])
     final = part[part.Status == 1]
@@ -64,24 +84,76 @@ def test_pileup_vertices_poisson_and_spread(simulated):
     assert np.allclose([np.median(ak.to_numpy(z)) for z in final.Z], pv, atol=1.0)
 
 
-def test_chs_and_puppi_keep_only_primary_vertex_tracks(simulated):
+def test_charged_particles_bend_in_the_field():
+    card = load_card()["magnetic_field"]
+    pt = np.array([1.0, 1.0, 1.0, 0.3])
+    q = np.array([1, -1, 0, 1])
+    zero = np.zeros(4)
+    eta, phi, reached = propagate(pt, zero, np.full(4, 0.5), zero, zero, zero, q, card)
+    radius_m = pt[0] / (0.299792458 * card["bz_tesla"])
+    bend = np.arcsin(card["radius_m"] / (2 * radius_m))
+    assert phi[0] == pytest.approx(-bend, rel=1e-6) and phi[1] == pytest.approx(bend, rel=1e-6)
+    assert phi[2] == 0 and eta[2] == pytest.approx(np.arcsinh(0.5))
+    assert reached[:3].all()
+    # a 0.3 GeV track curls inside the barrel and reaches an end cap at a much larger |eta|
+    assert reached[3] and eta[3] > 1.5
+
+
+def test_tracking_efficiency_follows_the_card():
+    rng = np.random.default_rng(1)
+    tcard = load_card()["tracking"]
+    n = 20000
+    eta = np.concatenate([np.full(n, 0.5), np.full(n, 0.5), np.full(n, 2.0), np.full(n, 3.0)])
+    pt = np.concatenate([np.full(n, 5.0), np.full(n, 0.5), np.full(n, 5.0), np.full(n, 5.0)])
+    m = 0.13957
+    cols = {"PID": np.full(4 * n, 211.0), "Charge": np.ones(4 * n), "Px": pt, "Py": np.zeros(4 * n), "Pz": pt * np.sinh(eta),
+            "X": np.zeros(4 * n), "Y": np.zeros(4 * n), "Z": np.zeros(4 * n), "T": np.zeros(4 * n)}
+    cols["E"] = np.sqrt((pt * np.cosh(eta)) ** 2 + m * m)
+    idx, trk = reconstruct_tracks(rng, cols, tcard)
+    frac = np.bincount(idx // n, minlength=4) / n
+    expected = [0.95, 0.70, 0.85, 0.0]
+    assert np.allclose(frac, expected, atol=4 * np.sqrt(0.25 / n))
+    # relative pT resolution of the card (log-normal, unbiased mean)
+    sel = idx < n
+    rel = trk["PT"][sel] / 5.0 - 1
+    a, b = tcard["momentum_resolution"]["hadron"]["a"][0], tcard["momentum_resolution"]["hadron"]["b"][0]
+    assert np.std(rel) == pytest.approx(np.hypot(a, b * 5.0), rel=0.05)
+    assert abs(np.mean(rel)) < 0.005
+    # impact-parameter errors from the card's TrackSmearing table, D0 spread consistent with them
+    assert np.all(trk["ErrorD0"][sel] > 0) and np.std(trk["D0"][sel] / trk["ErrorD0"][sel]) == pytest.approx(1.0, rel=0.05)
+
+
+def test_chs_and_puppi_remove_pileup_keep_the_jets(simulated, library, hbb_particles):
     _, batches = simulated
     c = ak.concatenate([b["ParticleFlowCandidate"] for b in batches])
     vtx = ak.concatenate([b["Vertex"] for b in batches])
-    charged = c[c.Charge != 0]
-    dz = ak.to_numpy(ak.flatten(charged.DZ - vtx.Z[:, 0]))
-    err = ak.to_numpy(ak.flatten(charged.ErrorDZ))
-    assert np.median(np.abs(dz) / err) < 1.5  # tracks compatible with the PV
-    assert len(dz) > 0
-    # far fewer candidates than generated particles with 50 pile-up interactions
-    assert ak.mean(ak.num(c)) < 600
+    charged = c[(c.Charge != 0) & (c.ErrorDZ > 0)]
+    pull = ak.to_numpy(ak.flatten(np.abs(charged.DZ - vtx.Z[:, 0]) / charged.ErrorDZ))
+    assert len(pull) > 1000 and np.median(pull) < 1.5  # surviving tracks come from the PV
+    # compare with the generated hard-scatter final state of the same events
+    gen = hbb_particles[(hbb_particles.Status == 1) & (np.abs(hbb_particles.PID) != 12)
+                        & (np.abs(hbb_particles.PID) != 14) & (np.abs(hbb_particles.PID) != 16)]
+    lib = load_pileup_library(library)
+    lib = lib[(lib.Status == 1) & (np.abs(lib.Eta) < 2.5) & (np.abs(lib.PID) != 12) & (np.abs(lib.PID) != 14) & (np.abs(lib.PID) != 16)]
+    pu_pt_per_event = ak.mean(ak.sum(lib.PT, axis=1)) * ak.mean(ak.num(vtx) - 1)
+    central = lambda x: ak.to_numpy(ak.sum(x.PT[np.abs(x.Eta) < 2.5], axis=1))  # noqa: E731
+    surviving = np.mean(central(c) - central(gen))
+    # CHS + PUPPI remove most of the ~1.8 TeV of central pile-up pT per event: the candidates
+    # carry about the hard-scatter pT (detector losses and pile-up remnants nearly cancel)
+    assert abs(surviving) < 0.15 * pu_pt_per_event
+    j, j0 = _leading_jet_pt(c), _leading_jet_pt(gen)
+    ok = (j > 0) & (j0 > 0)
+    assert ok.sum() > 40
+    assert abs(np.median(j[ok] / j0[ok]) - 1) < 0.05  # the hard-scatter jets survive
 
 
 def test_same_seed_same_output(library, hbb_particles):
     a = Simulator(pileup_library=library, seed=9).process(hbb_particles[:5])
     b = Simulator(pileup_library=library, seed=9).process(hbb_particles[:5])
     c = Simulator(pileup_library=library, seed=10).process(hbb_particles[:5])
-    assert ak.all(a["ParticleFlowCandidate"].PT == b["ParticleFlowCandidate"].PT)
+    for coll in ("ParticleFlowCandidate", "Vertex"):
+        for f in a[coll].fields:
+            assert ak.all(ak.flatten(a[coll][f]) == ak.flatten(b[coll][f]))
     assert ak.num(a["Vertex"]).tolist() != ak.num(c["Vertex"]).tolist() or not ak.all(
         ak.num(a["ParticleFlowCandidate"]) == ak.num(c["ParticleFlowCandidate"]))
 
@@ -90,8 +162,39 @@ def test_bad_inputs(library, hbb_particles, tmp_path):
     bad = ak.with_field(hbb_particles[:2], hbb_particles[:2].Px * np.nan, "Px")
     with pytest.raises(SimulationInputError, match="non-finite Px"):
         Simulator(pileup_library=library, seed=1).process(bad)
+    with pytest.raises(SimulationInputError, match="lacks fields"):
+        Simulator(pileup_library=library, seed=1).process(ak.without_field(hbb_particles[:2], "Charge"))
     with pytest.raises(PileupLibraryError, match="not found"):
         Simulator(pileup_library=tmp_path / "missing.parquet", seed=1)
-    empty = hbb_particles[:3][hbb_particles[:3].Status == 999]  # events without final-state particles
-    out = Simulator(pileup_library=library, seed=1, mean_pileup=0).process(empty)
+    small = tmp_path / "small.parquet"
+    ak.to_parquet(load_pileup_library(library)[:3], small)
+    with pytest.raises(SimulationInputError, match="at least 10 needed"):
+        Simulator(pileup_library=small, seed=1)
+    with pytest.raises(SimulationInputError, match="pile-up library is needed"):
+        Simulator(pileup_library=None, seed=1)
+    # events without final-state particles, and events without any particle, are kept, empty
+    sim = Simulator(pileup_library=library, seed=1)
+    no_final = hbb_particles[:3][hbb_particles[:3].Status == 999]
+    out = sim.process(ak.concatenate([no_final, hbb_particles[3:4]]))
+    n = ak.num(out["ParticleFlowCandidate"]).tolist()
+    assert len(n) == 4 and n[3] > 50 and sim.n_without_final_state == 3
+    # pile-up only: PUPPI finds no primary-vertex reference and keeps few neutrals
+    assert max(n[:3]) < n[3]
+    out = Simulator(pileup_library=library, seed=1, mean_pileup=0).process(no_final)
     assert ak.num(out["ParticleFlowCandidate"]).tolist() == [0, 0, 0]
+
+
+def test_cli_end_to_end_and_errors(library, shared_dir, tmp_path, capsys):
+    out = tmp_path / "out.root"
+    assert fastsim_main([str(shared_dir / SMALL), "-o", str(out), "--pileup-library", str(library), "--seed", "4", "-q"]) == 0
+    t = uproot.open(out)["Delphes"]
+    assert t.num_entries == uproot.open(shared_dir / SMALL)["Delphes"].num_entries
+    assert ak.all(t["ParticleFlowCandidate_size"].array() > 0)
+    bad = tmp_path / "bad.root"
+    bad.write_bytes(b"not a root file")
+    assert fastsim_main([str(bad), "-o", str(tmp_path / "x.root"), "--pileup-library", str(library), "-q"]) != 0
+    assert "bad.root" in capsys.readouterr().err
+    assert not (tmp_path / "x.root").exists()
+    assert fastsim_main([str(shared_dir / SMALL), "-o", str(tmp_path / "y.root"), "--pileup-library",
+                         str(tmp_path / "none.parquet"), "-q"]) != 0
+    assert not (tmp_path / "y.root").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ntuplizer.labels import LABEL_NAMES, _tokens
+from ntuplizer.labels import LABEL_NAMES, label_tokens
 
 _TOKEN_CLASS = {"b": "Q", "c": "Q", "s": "Q", "q": "Q", "g": "g", "e": "l", "m": "l", "v": "v",
                 "tauhtaue": "tauhtaul", "tauhtaum": "tauhtaul", "tauhtauh": "tauhtauh",
@@ -30,7 +30,7 @@ def group_of(label: str) -> str:
     if label.startswith("QCD_"):
         return "QCD"
     prefix = "X_YY_" if label.startswith("X_YY_") else "X_"
-    counts = Counter(_TOKEN_CLASS[t] for t in _tokens(label[len(prefix):]))
+    counts = Counter(_TOKEN_CLASS[t] for t in label_tokens(label[len(prefix):]))
     if counts.get("v") and counts.get("l"):  # the charged lepton and neutrino of a W-like Y
         del counts["v"]
         counts["lv"] = counts.pop("l")

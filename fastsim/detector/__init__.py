@@ -1,4 +1,10 @@
-"""Delphes-compatible fast detector simulation (pile-up, tracking, calorimeters, PUPPI)."""
-from .simulator import DEFAULT_CARD, SimulationInputError, Simulator, load_card, recentre
+"""Delphes-compatible fast detector simulation (pile-up, tracking, calorimeters, energy flow, PUPPI).
+
+Stages: ``pileup`` (PileUpMerger), ``propagation`` (ParticlePropagator), ``tracking``
+(Efficiency, MomentumSmearing, TrackSmearing), ``calorimeter`` (SimpleCalorimeter ECAL/HCAL
+with energy flow), ``puppi`` (RunPUPPI); ``simulator.Simulator`` chains them.
+"""
+from .card import DEFAULT_CARD, SimulationInputError, load_card
+from .simulator import Simulator, recentre
 
 __all__ = ["Simulator", "SimulationInputError", "load_card", "recentre", "DEFAULT_CARD"]

@@ -76,3 +76,24 @@ rule export:
     shell:
         "weaver --data-config {input.data_config} {params.net} -o export_embed True "
         "--model-prefix {input.model} --export-onnx {output} > {log} 2>&1"
+
+
+rule evaluate:
+    """Test-set pass: per-jet scores (weaver --predict) and a summary with the group confusion plot."""
+    input:
+        model=rules.train.output[0],
+        manifests=MANIFESTS,
+        data_config=rules.data_config.output.train,
+    output:
+        scores=f"{TRAIN_DIR}/test_scores.root",
+        summary=f"{TRAIN_DIR}/evaluation/summary.json",
+    log:
+        f"{RESULTS}/logs/evaluate.log",
+    params:
+        net=_network_opts(),
+        gpus=str(TRAIN.get("gpus", "")),
+    shell:
+        "weaver --predict --data-test $(python -m training.file_lists --split test {input.manifests}) "
+        "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
+        "--batch-size {TRAIN[batch_size]} --num-workers {TRAIN[num_workers]} --predict-output {output.scores} > {log} 2>&1 && "
+        "python -m training.evaluate {output.scores} -o {TRAIN_DIR}/evaluation >> {log} 2>&1"

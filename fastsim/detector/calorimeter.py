@@ -1,0 +1,134 @@
+"""ECAL and HCAL towers with energy flow (Delphes' SimpleCalorimeter), vectorised per batch.
+
+Every visible particle deposits its energy times the card's ECAL/HCAL fraction in the tower
+its propagated hit falls in; tracked particles also register their track energy there. The
+tower energy is smeared log-normally and thresholded; the neutral excess (tower minus track
+energy) becomes a photon (ECAL) or neutral-hadron (HCAL) candidate when it is above the
+energy threshold and significant against the combined track and tower resolution; otherwise
+the tracks of the tower are rescaled to the weighted mean of the track and tower measurements.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .card import log_normal
+
+
+class CaloGeometry:
+    """Eta bins (upper edges, each with its number of phi bins) of one calorimeter."""
+
+    def __init__(self, ccard):
+        edges, nphi = [], []
+        for seg in ccard["cells"]:
+            if "range" in seg:
+                r = seg["range"]
+                e = r["start"] + r["step"] * np.arange(r["count"])
+            else:
+                e = np.asarray(seg["edges"], dtype=np.float64)
+            edges.append(e)
+            nphi.append(np.full(len(e), seg["n_phi"]))
+        edges = np.concatenate(edges)
+        nphi = np.concatenate(nphi)
+        order = np.argsort(edges, kind="stable")
+        edges, nphi = edges[order], nphi[order]
+        keep = np.concatenate([[True], np.diff(edges) > 1e-6])  # shared edges of adjacent segments
+        self.edges, self.nphi = edges[keep], nphi[keep].astype(np.int64)
+        self.max_phi = int(self.nphi.max())
+        self.res = ccard["resolution"]
+
+    def cell(self, eta, phi):
+        """(eta bin, phi bin, inside) for hits; bin i spans edges[i-1]..edges[i]."""
+        ieta = np.searchsorted(self.edges, eta, side="left")
+        inside = (ieta > 0) & (ieta < len(self.edges)) & np.isfinite(eta)
+        ieta = np.clip(ieta, 1, len(self.edges) - 1)
+        n = self.nphi[ieta]
+        iphi = np.clip(np.floor((phi + np.pi) / (2 * np.pi) * n).astype(np.int64), 0, n - 1)
+        return ieta, iphi, inside
+
+    def sigma(self, energy, eta):
+        """Energy resolution at the tower-centre eta."""
+        aeta = np.abs(eta)
+        out = np.zeros(len(energy))
+        lo = 0.0
+        for r in self.res:
+            sel = (aeta > lo if lo > 0 else aeta >= 0) & (aeta <= r["eta_max"])
+            factor = r["a"] + r["b"] * (aeta[sel] - r["eta0"]) ** 2
+            e = energy[sel]
+            out[sel] = factor * np.sqrt((r["c"] * e) ** 2 + r["s"] ** 2 * e + r["n"] ** 2)
+            lo = r["eta_max"]
+        return out
+
+
+def energy_fractions(pid, fcard):
+    """(ECAL, HCAL) energy fraction of each particle from the card's table by |PID|."""
+    apid = np.abs(pid).astype(np.int64)
+    f_ecal = np.full(len(apid), float(fcard["default"][0]))
+    f_hcal = np.full(len(apid), float(fcard["default"][1]))
+    for code, (fe, fh) in fcard.items():
+        if code == "default":
+            continue
+        sel = apid == int(code)
+        f_ecal[sel], f_hcal[sel] = fe, fh
+    return f_ecal, f_hcal
+
+
+def calorimeter(rng, geo: CaloGeometry, ccard, is_ecal, ev, hit_eta, hit_phi, reached, energy, fraction,
+                trk_index, trk_energy, trk_res):
+    """One calorimeter: returns (neutral e-flow towers, multiplicative rescale factor of each track).
+
+    ``ev, hit_eta, hit_phi, reached, energy, fraction`` are per particle; ``trk_index`` points
+    from each track to its particle; ``trk_energy`` and ``trk_res`` (relative) are per track.
+    """
+    ieta, iphi, inside = geo.cell(hit_eta, hit_phi)
+    dep = reached & inside & (fraction > 0)
+    key = (ev.astype(np.int64) * len(geo.edges) + ieta) * geo.max_phi + iphi
+    p = np.flatnonzero(dep)
+    t_mask = dep[trk_index]
+    t_sel = np.flatnonzero(t_mask)
+    t_part = trk_index[t_sel]
+    keys_all = np.concatenate([key[p], key[t_part]])
+    uk, inv = np.unique(keys_all, return_inverse=True)
+    inv_p, inv_t = inv[: len(p)], inv[len(p):]
+    n_t = len(uk)
+    tower_true = np.bincount(inv_p, weights=energy[p] * fraction[p], minlength=n_t)
+    u_ieta = (uk // geo.max_phi) % len(geo.edges)
+    u_iphi = uk % geo.max_phi
+    u_ev = uk // (geo.max_phi * len(geo.edges))
+    lo_eta, hi_eta = geo.edges[u_ieta - 1], geo.edges[u_ieta]
+    centre = 0.5 * (lo_eta + hi_eta)
+    # track energy and its uncertainty in each tower
+    t_e = trk_energy[t_sel] * fraction[t_part]
+    sig_calo_t = geo.sigma(trk_energy[t_sel], centre[inv_t])
+    guess = np.where(sig_calo_t / np.maximum(trk_energy[t_sel], 1e-12) < trk_res[t_sel], t_e, trk_energy[t_sel])
+    tower_trk = np.bincount(inv_t, weights=t_e, minlength=n_t)
+    tower_trk_sig = np.sqrt(np.bincount(inv_t, weights=(trk_res[t_sel] * guess) ** 2, minlength=n_t))
+    # measured tower energy
+    e_meas = log_normal(rng, tower_true, geo.sigma(tower_true, centre))
+    sigma = geo.sigma(e_meas, centre)
+    e_meas = np.where((e_meas < ccard["energy_min"]) | (e_meas < ccard["significance_min"] * sigma), 0.0, e_meas)
+    neutral = np.maximum(e_meas - tower_trk, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        significance = neutral / np.sqrt(tower_trk_sig ** 2 + sigma ** 2)
+    make = (neutral > ccard["energy_min"]) & (significance > ccard["significance_min"])
+    # tracks of towers without a significant neutral excess: best combined estimate
+    rescale_tower = np.ones(n_t)
+    rs = ~make & (tower_trk > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        w_t = np.where(tower_trk_sig[rs] > 0, 1 / tower_trk_sig[rs] ** 2, 0.0)
+        w_c = np.where(sigma[rs] > 0, 1 / sigma[rs] ** 2, 0.0)
+        best = (w_t * tower_trk[rs] + w_c * e_meas[rs]) / (w_t + w_c)
+    rescale_tower[rs] = np.where(np.isfinite(best), best / tower_trk[rs], 1.0)
+    trk_scale = np.ones(len(trk_index))
+    trk_scale[t_sel] = rescale_tower[inv_t]
+    # the e-flow tower position is smeared uniformly within its cell
+    m = np.flatnonzero(make)
+    nphi = geo.nphi[u_ieta[m]]
+    eta = rng.uniform(lo_eta[m], hi_eta[m])
+    phi = -np.pi + (u_iphi[m] + rng.random(len(m))) * (2 * np.pi / nphi)
+    towers = {
+        "ev": u_ev[m], "Eta": eta, "Phi": phi, "E": neutral[m],
+        "Eem": neutral[m] if is_ecal else np.zeros(len(m)),
+        "Ehad": np.zeros(len(m)) if is_ecal else neutral[m],
+        "PID": np.full(len(m), 22 if is_ecal else 0, np.int32),
+    }
+    return towers, trk_scale

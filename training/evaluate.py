@@ -1,0 +1,77 @@
+"""Summary of a test-set prediction: accuracy, per-group accuracy and the group confusion matrix.
+
+Usage: python -m training.evaluate PREDICTION.root -o summary_dir
+(PREDICTION.root: weaver ``--predict-output``, with ``jet_label`` and ``score_truth_label_*`` branches,
+or any tree with ``jet_label`` and a ``scores`` matrix.)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import uproot  # noqa: E402
+
+from ntuplizer.labels import LABEL_NAMES  # noqa: E402
+
+from .groups import GROUPS, label_groups  # noqa: E402
+
+
+def read_prediction(path) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, scores[n_jets, 188]) from a weaver prediction file."""
+    tree = uproot.open(path)["Events"] if "Events" in uproot.open(path) else uproot.open(path)["tree"]
+    labels = tree["jet_label"].array(library="np").astype(int)
+    score_names = sorted((k for k in tree.keys() if k.startswith("score_")), key=lambda k: int(k.rsplit("_", 1)[-1]) if k.rsplit("_", 1)[-1].isdigit() else k)
+    scores = np.stack([tree[k].array(library="np") for k in score_names], axis=1)
+    return labels, scores
+
+
+def summarize(labels: np.ndarray, scores: np.ndarray) -> dict:
+    """Accuracy, per-group accuracy (of the predicted class's group) and the group confusion matrix."""
+    pred = scores.argmax(axis=1)
+    group_index = np.empty(len(LABEL_NAMES), dtype=int)
+    for gi, (g, members) in enumerate(label_groups().items()):
+        group_index[members] = gi
+    tg, pg = group_index[labels], group_index[pred]
+    conf = np.zeros((len(GROUPS), len(GROUPS)), dtype=np.int64)
+    np.add.at(conf, (tg, pg), 1)
+    per_group = {g: (float(conf[i, i] / conf[i].sum()) if conf[i].sum() else None) for i, g in enumerate(GROUPS)}
+    return {"jets": int(len(labels)), "accuracy": float(np.mean(pred == labels)),
+            "group_accuracy": float(np.mean(tg == pg)), "per_group_accuracy": per_group, "group_confusion": conf.tolist()}
+
+
+def plot_confusion(summary: dict, path: Path) -> None:
+    conf = np.asarray(summary["group_confusion"], dtype=float)
+    norm = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(11, 10))
+    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(GROUPS)), GROUPS, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(GROUPS)), GROUPS, fontsize=7)
+    ax.set_xlabel("predicted group")
+    ax.set_ylabel("true group")
+    ax.set_title(f"{summary['jets']} test jets: accuracy {summary['accuracy']:.3f}, group accuracy {summary['group_accuracy']:.3f}")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("prediction")
+    ap.add_argument("-o", "--outdir", required=True)
+    a = ap.parse_args(argv)
+    out = Path(a.outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = summarize(*read_prediction(a.prediction))
+    (out / "summary.json").write_text(json.dumps(s, indent=1))
+    plot_confusion(s, out / "confusion_groups.png")
+    print(f"accuracy {s['accuracy']:.4f}, group accuracy {s['group_accuracy']:.4f} on {s['jets']} jets -> {out}")
+
+
+if __name__ == "__main__":
+    main()
