@@ -4,8 +4,8 @@
 >>> ntuplizer.ntuplize(["delphes.root"], "jets.root", qcd_labels=True)
 >>> jets = ntuplizer.process_file("delphes.root")
 """
-from .core import Settings, ntuplize, process_events, process_file
+from .core import Settings, gen_jets, jet_substructure, ntuplize, process_events, process_file, reco_jets
 from .io import NtuplizerInputError
 from .labels import LABEL_NAMES, label_jets
 
-__all__ = ["Settings", "ntuplize", "process_events", "process_file", "NtuplizerInputError", "LABEL_NAMES", "label_jets"]
+__all__ = ["Settings", "reco_jets", "gen_jets", "jet_substructure", "ntuplize", "process_events", "process_file", "NtuplizerInputError", "LABEL_NAMES", "label_jets"]

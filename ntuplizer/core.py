@@ -70,7 +70,7 @@ def reco_jets(events: io.DelphesEvents, s: Settings):
     """Anti-kT PUPPI jets (pT-ordered) and their constituent indices into ``events.pfcands``."""
     c = events.pfcands
     usable = np.isfinite(c.E) & (c.E > 0)
-    return jets.cluster(c.PT, c.Eta, c.Phi, c.E, usable, s.jet_radius, s.reco_min_pt)
+    return jets.cluster(c.PT, c.MomentumEta, c.Phi, c.Mass, usable, s.jet_radius, s.reco_min_pt)
 
 
 def gen_jets(events: io.DelphesEvents, s: Settings):
@@ -80,7 +80,7 @@ def gen_jets(events: io.DelphesEvents, s: Settings):
     mask = (p.Status == 1) & (p.E > 0)
     for pid in s.genjet_excluded_pids:
         mask = mask & (apid != pid)
-    return jets.cluster(p.PT, p.Eta, p.Phi, p.E, mask, s.jet_radius, s.gen_min_pt)
+    return jets.cluster(p.PT, p.Eta, p.Phi, p.Mass, mask, s.jet_radius, s.gen_min_pt)
 
 
 def _flat_columns(arr: ak.Array, fields) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -94,15 +94,28 @@ def _global_index(local: ak.Array, offsets: np.ndarray, event_of_jet: np.ndarray
     return ak.unflatten(flat, counts)
 
 
-def _observables(p4_jagged: dict, s: Settings):
+def _observables(p4_jagged: dict, s: Settings, taus: bool = True):
     return jets.groomed_observables(p4_jagged["px"], p4_jagged["py"], p4_jagged["pz"], p4_jagged["E"],
-                                    s.jet_radius, s.sd_beta, s.sd_zcut, s.nsub_beta, s.nsub_max)
+                                    s.jet_radius, s.sd_beta, s.sd_zcut, s.nsub_beta, s.nsub_max if taus else 0)
 
 
-def _constituent_p4(cols: dict) -> dict:
+def _constituent_p4(cols: dict, eta: str = "Eta") -> dict:
     counts = ak.num(cols["PT"])
-    px, py, pz, e = jets.clustering_p4(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", "Eta", "Phi", "E")))
+    px, py, pz, e = jets.clustering_p4(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", eta, "Phi", "Mass")))
     return {k: ak.unflatten(v, counts) for k, v in zip(("px", "py", "pz", "E"), (px, py, pz, e))}
+
+
+def jet_substructure(collection: ak.Array, constituents: ak.Array, s: Settings, eta: str = "Eta"):
+    """Soft-drop mass and tau_1..N of jets given by constituent indices into ``collection``.
+
+    ``constituents``: events * jets * indices, as returned by :func:`reco_jets` / :func:`gen_jets`;
+    ``eta``: the field holding the momentum pseudorapidity (``MomentumEta`` for PUPPI candidates).
+    Returns ``(sdmass[n_jets], taus[n_jets, N])``.
+    """
+    flat, off = _flat_columns(collection, ("PT", eta, "Phi", "Mass"))
+    event_of_jet = np.repeat(np.arange(len(constituents)), np.asarray(ak.num(constituents)))
+    idx = _global_index(ak.flatten(constituents, axis=1), off, event_of_jet)
+    return _observables(_constituent_p4(features.gather(flat, idx), eta=eta), s)
 
 
 def process_events(events: io.DelphesEvents, settings: Settings) -> ak.Array:
@@ -123,11 +136,13 @@ def process_events(events: io.DelphesEvents, settings: Settings) -> ak.Array:
     event_of_jet = np.repeat(np.arange(n_events), n_per_event)
 
     # reco jet constituents
-    pf_fields = ("PID", "Charge", "PT", "Eta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ")
+    pf_fields = ("PID", "Charge", "PT", "Eta", "MomentumEta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ")
     pf_flat, pf_off = _flat_columns(events.pfcands, pf_fields)
     cons_idx = _global_index(ak.flatten(rcons, axis=1), pf_off, event_of_jet)
     cons_cols = features.gather(pf_flat, cons_idx)
-    sdmass, taus = _observables(_constituent_p4(cons_cols), s)
+    # groomed observables from the momenta Delphes clustered; constituent features from the
+    # stored (pT, eta, phi, m), as the reference macro computes them
+    sdmass, taus = _observables(_constituent_p4(cons_cols, eta="MomentumEta"), s)
     sorted_cols, sorted_p4 = features.select_and_sort(cons_cols, s.max_abs_pz, s.max_abs_eta)
     fj = ak.flatten(rjets)
     jet_eta = np.asarray(fj.eta, dtype=np.float64)
@@ -158,7 +173,8 @@ def process_events(events: io.DelphesEvents, settings: Settings) -> ak.Array:
     g_cols = features.gather(gp_flat, gidx)
     g_sd = np.zeros(len(match))
     if has_gen.any():
-        g_sd[has_gen], _ = _observables(_constituent_p4({k: v[has_gen] for k, v in g_cols.items()}), s)
+        # the GEN-jet record has no N-subjettiness: soft drop only
+        g_sd[has_gen], _ = _observables(_constituent_p4({k: v[has_gen] for k, v in g_cols.items()}), s, taus=False)
     g_sorted, g_p4 = features.select_and_sort(g_cols, s.max_abs_pz, s.max_abs_eta)
     out.update(features.genparticle_features(g_sorted, g_p4, jet_eta, jet_phi, events.pv_z[event_of_jet],
                                              events.pv_t[event_of_jet], events.has_vertex[event_of_jet]))

@@ -20,6 +20,9 @@ TREE_NAME = "Delphes"
 PARTICLE_FIELDS = ["PID", "Status", "M1", "M2", "D1", "D2", "Charge", "Mass", "E", "PT", "Eta", "Phi", "T", "X", "Y", "Z"]
 PFCAND_FIELDS = ["PID", "Charge", "PT", "Eta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ"]
 VERTEX_FIELDS = ["Z", "T"]
+# Older Delphes writers store the calorimeter-hit eta of a track in ``Eta``; the momentum
+# direction that Delphes clustered is in ``CtgTheta`` (cot theta = sinh eta). Read when present.
+PFCAND_DIRECTION_FIELD = "CtgTheta"
 
 
 class NtuplizerInputError(RuntimeError):
@@ -31,7 +34,7 @@ class DelphesEvents:
     """One chunk of events: generator particles, PUPPI candidates and primary vertex."""
 
     particles: ak.Array  # events * var * {PID, Status, M1, ..., X, Y, Z, T}
-    pfcands: ak.Array  # events * var * {PID, Charge, PT, Eta, Phi, Mass, D0, DZ, ErrorD0, ErrorDZ}
+    pfcands: ak.Array  # events * var * {PID, Charge, PT, Eta, Phi, Mass, D0, DZ, ErrorD0, ErrorDZ, MomentumEta}
     pv_z: np.ndarray  # primary-vertex z per event [mm] (0 where there is no Vertex collection)
     pv_t: np.ndarray  # primary-vertex t per event [s]
     has_vertex: np.ndarray  # bool per event: a primary vertex exists
@@ -90,6 +93,8 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None):
     tree = tree if tree is not None else open_tree(path)
     pnames = _require(tree, path, "Particle", PARTICLE_FIELDS)
     cnames = _require(tree, path, "ParticleFlowCandidate", PFCAND_FIELDS)
+    direction = f"ParticleFlowCandidate.{PFCAND_DIRECTION_FIELD}"
+    dnames = [direction] if direction in tree else []
     has_vertex_branch = "Vertex.Z" in tree and "Vertex.T" in tree
     vnames = [f"Vertex.{f}" for f in VERTEX_FIELDS] if has_vertex_branch else []
     n = tree.num_entries
@@ -98,9 +103,10 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None):
         return
     for start in range(0, n, step):
         stop = min(n, start + step)
-        arrays = _read(tree, path, pnames + cnames + vnames, start, stop)
+        arrays = _read(tree, path, pnames + cnames + dnames + vnames, start, stop)
         particles = _zip(arrays, "Particle", PARTICLE_FIELDS)
         pfcands = _zip(arrays, "ParticleFlowCandidate", PFCAND_FIELDS)
+        pfcands = ak.with_field(pfcands, _momentum_eta(pfcands, arrays[direction] if dnames else None), "MomentumEta")
         if has_vertex_branch:
             nvtx = np.asarray(ak.num(arrays["Vertex.Z"]))
             has_pv = nvtx > 0
@@ -111,6 +117,15 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None):
             pv_z = np.zeros(stop - start)
             pv_t = np.zeros(stop - start)
         yield DelphesEvents(particles, pfcands, pv_z, pv_t, has_pv)
+
+
+def _momentum_eta(pfcands: ak.Array, ctg_theta) -> ak.Array:
+    """Pseudorapidity of the candidates' momenta (what Delphes clustered)."""
+    if ctg_theta is None:
+        return pfcands.Eta
+    # zero-momentum candidates carry CtgTheta = 1e10: keep their stored Eta (unused for them)
+    usable = (pfcands.PT > 0) & (abs(ctg_theta) < 1e9)
+    return ak.where(usable, np.arcsinh(ak.values_astype(ctg_theta, np.float64)), pfcands.Eta)
 
 
 def count_events(path: str | Path) -> int:

@@ -12,8 +12,10 @@ import awkward as ak
 import numba
 import numpy as np
 
-# Soft drop and N-subjettiness recluster each jet's constituents as a single "event" with
-# C/A; a radius this large merges all of them into one jet before any beam distance matters.
+from .softdrop import soft_drop_masses
+
+# N-subjettiness runs on each jet's constituents as a single "event" clustered with C/A; a
+# radius this large merges all of them into one jet before any beam distance matters.
 _RECLUSTER_R = 10.0
 
 
@@ -56,19 +58,25 @@ def p4_from_ptetaphim(pt, eta, phi, mass):
     return px, py, pz, energy
 
 
-def clustering_p4(pt, eta, phi, energy):
-    """Cartesian four-vectors as Delphes handed them to fastjet: momentum from (pT, eta, phi), the
-    stored energy. PUPPI candidates with vanishing weight keep E = m at zero momentum and are
-    clustered too (they shift jet energies and groomed masses), so they must not be rebuilt from
-    the mass or dropped."""
+def clustering_p4(pt, eta, phi, mass):
+    """Cartesian four-vectors as Delphes handed them to fastjet, from the stored (pT, eta, phi, m).
+
+    The energy is rebuilt from the mass: the stored float32 energy is consistent with it, but
+    the invariant mass of a (groomed) jet of one or two hard particles cancels catastrophically
+    when taken from float32 energies. PUPPI candidates with vanishing weight keep E = m at zero
+    momentum and are clustered too (they shift jet energies and groomed masses), so they must
+    not be dropped.
+    """
     pt = np.asarray(pt, dtype=np.float64)
     eta = np.asarray(eta, dtype=np.float64)
     phi = np.asarray(phi, dtype=np.float64)
+    mass = np.asarray(mass, dtype=np.float64)
     moving = pt > 0
     px = pt * np.cos(phi)
     py = pt * np.sin(phi)
     pz = np.where(moving, pt * np.sinh(np.where(moving, eta, 0.0)), 0.0)
-    return px, py, pz, np.asarray(energy, dtype=np.float64)
+    energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
+    return px, py, pz, energy
 
 
 def kinematics(px, py, pz, energy):
@@ -82,7 +90,7 @@ def kinematics(px, py, pz, energy):
     return pt, eta, phi, mass
 
 
-def cluster(pt, eta, phi, energy, mask, radius: float, min_pt: float):
+def cluster(pt, eta, phi, mass, mask, radius: float, min_pt: float):
     """Anti-kT jets of the particles selected by ``mask`` (all jagged events * particles).
 
     Returns ``(jets, constituents)``: jets events * var * {px, py, pz, E, pt, eta, phi, mass}
@@ -91,7 +99,7 @@ def cluster(pt, eta, phi, energy, mask, radius: float, min_pt: float):
     fj = _fastjet()
     local = ak.local_index(pt, axis=1)[mask]
     px, py, pz, energy = (ak.unflatten(a, ak.num(local)) for a in clustering_p4(
-        ak.flatten(pt[mask]), ak.flatten(eta[mask]), ak.flatten(phi[mask]), ak.flatten(energy[mask])))
+        ak.flatten(pt[mask]), ak.flatten(eta[mask]), ak.flatten(phi[mask]), ak.flatten(mass[mask])))
     particles = ak.zip({"px": px, "py": py, "pz": pz, "E": energy})
     n_events = len(particles)
     if n_events == 0 or ak.sum(ak.num(particles)) == 0:
@@ -123,20 +131,30 @@ def groomed_observables(px, py, pz, energy, radius: float, sd_beta: float, sd_zc
                         nsub_beta: float, nsub_max: int):
     """Soft-drop mass and tau_1..tau_N of jets given by jagged (jets * constituents) four-vectors.
 
-    Soft drop: C/A reclustering, beta ``sd_beta``, z_cut ``sd_zcut``, R0 = ``radius``.
-    N-subjettiness: one-pass kT axes, normalized measure, beta ``nsub_beta``, R0 = ``radius``.
+    Soft drop: C/A reclustering, beta ``sd_beta``, z_cut ``sd_zcut``, R0 = ``radius``
+    (:mod:`ntuplizer.softdrop`). N-subjettiness (fastjet-contrib): one-pass kT axes, normalized
+    measure, beta ``nsub_beta``, R0 = ``radius``; ``nsub_max = 0`` skips it.
     Returns ``(sdmass[n_jets], taus[n_jets, nsub_max])`` as float64 numpy arrays.
     """
     n_jets = len(px)
     if n_jets == 0:
         return np.zeros(0), np.zeros((0, nsub_max))
+    # Zero-momentum PUPPI candidates (E = m at rest) tie exactly in the kT seeding of the
+    # N-subjettiness axes, so the result depends on the constituent order: Delphes' order is
+    # reproduced by decreasing pT.
+    order = ak.argsort(np.hypot(px, py), axis=1, ascending=False, stable=True)
+    px, py, pz, energy = px[order], py[order], pz[order], energy[order]
+    offsets = np.concatenate([[0], np.cumsum(np.asarray(ak.num(px)))]).astype(np.int64)
+    flat = [np.ascontiguousarray(ak.flatten(a), dtype=np.float64) for a in (px, py, pz, energy)]
+    sdmass = soft_drop_masses(*flat, offsets, float(sd_beta), float(sd_zcut), float(radius))
+    if nsub_max <= 0:
+        return sdmass, np.zeros((n_jets, 0))
     fj = _fastjet()
     cons = ak.zip({"px": px, "py": py, "pz": pz, "E": energy})
     with _quiet_stdout():
         seq = fj.ClusterSequence(cons, fj.JetDefinition(fj.cambridge_algorithm, _RECLUSTER_R))
-        sd = seq.exclusive_jets_softdrop_grooming(njets=1, beta=sd_beta, symmetry_cut=sd_zcut, R0=radius)
         taus = seq.njettiness(njets=list(range(1, nsub_max + 1)), beta=nsub_beta, R0=radius)
-    return np.asarray(sd.msoftdrop, dtype=np.float64), np.asarray(taus, dtype=np.float64).reshape(n_jets, nsub_max)
+    return sdmass, np.asarray(taus, dtype=np.float64).reshape(n_jets, nsub_max)
 
 
 @numba.njit(cache=True)

@@ -36,19 +36,34 @@ def empty_record() -> ak.Array:
     return conform({name: (ak.Array([[]])[:0] if jagged else np.zeros(0, dtype=dt)) for name, dt, jagged in BRANCHES})
 
 
+def _jagged_content(arr, dtype: str) -> ak.contents.Content:
+    """A ListOffsetArray of ``dtype`` numbers from a jagged array (layout-level: cheap per call)."""
+    layout = ak.to_layout(arr)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray):
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        flat = np.asarray(layout.content.data)[offsets[0]:offsets[-1]].astype(dtype, copy=False)
+        return ak.contents.ListOffsetArray(ak.index.Index64(offsets - offsets[0]), ak.contents.NumpyArray(flat))
+    arr = ak.Array(layout)
+    counts = np.asarray(ak.num(arr, axis=1), dtype=np.int64)
+    flat = np.asarray(ak.to_numpy(ak.flatten(arr, axis=1)), dtype=dtype) if len(arr) else np.zeros(0, dtype)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(flat))
+
+
 def conform(columns: dict) -> ak.Array:
     """Cast ``columns`` (name -> array) to the schema's dtypes and order as one record array."""
     missing = [n for n in BRANCH_NAMES if n not in columns]
     if missing:
         raise ValueError(f"jet record lacks branches {missing}")
-    out = {}
+    contents = []
     for name, dtype, jagged in BRANCHES:
         arr = columns[name]
         if jagged:
-            arr = ak.Array(arr)
-            counts = np.asarray(ak.num(arr, axis=1), dtype=np.int64)
-            flat = np.asarray(ak.to_numpy(ak.flatten(arr, axis=1)), dtype=dtype) if len(arr) else np.zeros(0, dtype)
-            out[name] = ak.unflatten(flat, counts)
+            contents.append(_jagged_content(arr, dtype))
         else:
-            out[name] = np.asarray(ak.to_numpy(ak.Array(arr)) if not isinstance(arr, np.ndarray) else arr, dtype=dtype)
-    return ak.zip(out, depth_limit=1)
+            flat = arr if isinstance(arr, np.ndarray) else ak.to_numpy(ak.Array(arr))
+            contents.append(ak.contents.NumpyArray(np.asarray(flat, dtype=dtype)))
+    lengths = {c.length for c in contents}
+    if len(lengths) != 1:
+        raise ValueError(f"jet record branches differ in length: {sorted(lengths)}")
+    return ak.Array(ak.contents.RecordArray(contents, BRANCH_NAMES, length=lengths.pop()))

@@ -113,14 +113,22 @@ def test_tracking_efficiency_follows_the_card():
     frac = np.bincount(idx // n, minlength=4) / n
     expected = [0.95, 0.70, 0.85, 0.0]
     assert np.allclose(frac, expected, atol=4 * np.sqrt(0.25 / n))
-    # relative pT resolution of the card (log-normal, unbiased mean)
     sel = idx < n
-    rel = trk["PT"][sel] / 5.0 - 1
     a, b = tcard["momentum_resolution"]["hadron"]["a"][0], tcard["momentum_resolution"]["hadron"]["b"][0]
-    assert np.std(rel) == pytest.approx(np.hypot(a, b * 5.0), rel=0.05)
-    assert abs(np.mean(rel)) < 0.005
+    # TrackSmearing restores the generated momentum (resolution 0 in the card, as the real files show)
+    assert np.all(trk["PT"] == pt[idx]) and np.all(trk["res"] == 0) and np.all(trk["ErrorPT"] == 0)
     # impact-parameter errors from the card's TrackSmearing table, D0 spread consistent with them
     assert np.all(trk["ErrorD0"][sel] > 0) and np.std(trk["D0"][sel] / trk["ErrorD0"][sel]) == pytest.approx(1.0, rel=0.05)
+    # pile-up tracks: not smeared by TrackSmearing, zero errors, MomentumSmearing's resolution
+    ipu, pu = reconstruct_tracks(rng, cols, tcard, is_pu=np.ones(4 * n, bool))
+    assert np.all(pu["ErrorD0"] == 0) and np.all(pu["D0"] == 0) and np.all(pu["PT"] == pt[ipu])
+    assert pu["res"][0] == pytest.approx(np.hypot(a, b * 5.0))
+    # a card without TrackSmearing keeps MomentumSmearing's log-normal pT resolution (unbiased mean)
+    plain = {**tcard, "track_smearing": {**tcard["track_smearing"], "from_generated_momentum": False}}
+    idx, trk = reconstruct_tracks(rng, cols, plain)
+    rel = trk["PT"][idx < n] / 5.0 - 1
+    assert np.std(rel) == pytest.approx(np.hypot(a, b * 5.0), rel=0.05)
+    assert abs(np.mean(rel)) < 0.005
 
 
 def test_chs_and_puppi_remove_pileup_keep_the_jets(simulated, library, hbb_particles):

@@ -6,7 +6,7 @@ import pytest
 import uproot
 
 from ntuplizer import Settings, process_file
-from ntuplizer.core import gen_jets, reco_jets
+from ntuplizer.core import gen_jets, jet_substructure, reco_jets
 from ntuplizer.io import iterate_events
 from ntuplizer.schema import BRANCHES, BRANCH_NAMES
 
@@ -36,59 +36,57 @@ def test_schema_matches_published_jetclass2(shared_dir, hbb_jets):
         assert (("var *" in ref_type) == jagged), name
 
 
-def test_hbb_every_branch_matches_reference_ntuple(shared_dir, hbb_jets):
-    ref = uproot.open(shared_dir / "ntuples/hbb_m125_pt500_200events.ntuple.root")["tree"].arrays()
-    assert len(hbb_jets) == len(ref) == 175
+REFERENCE_NTUPLES = [
+    (HBB, "hbb_m125_pt500_200events.ntuple.root", False, 175),
+    (RES2P, "res2p_higgs2p_10events.ntuple.root", False, 20),
+    (RES2P, "res2p_higgs2p_10events.qcdlabels.ntuple.root", True, 21),
+]
+
+
+@pytest.mark.parametrize("source,reference,qcd,n_jets", REFERENCE_NTUPLES)
+def test_every_branch_matches_reference_ntuple(shared_dir, source, reference, qcd, n_jets):
+    """The reference C++ macro's ntuples, branch for branch (labels, multiplicities, PIDs and flags
+    exactly; floats within 1e-3 relative or absolute)."""
+    ours = process_file(shared_dir / source, Settings.from_config(qcd_labels=qcd))
+    ref = uproot.open(shared_dir / "ntuples" / reference)["tree"].arrays()
+    assert len(ours) == len(ref) == n_jets
     for name, _, jagged in BRANCHES:
-        ours, theirs = hbb_jets[name], ref[name]
+        mine, theirs = ours[name], ref[name]
         if jagged:
-            assert ak.all(ak.num(ours) == ak.num(theirs)), f"{name}: multiplicities differ"
-            ours, theirs = ak.flatten(ours), ak.flatten(theirs)
+            assert ak.all(ak.num(mine) == ak.num(theirs)), f"{name}: multiplicities differ"
+            mine, theirs = ak.flatten(mine), ak.flatten(theirs)
         if name in ("jet_label", "jet_nparticles", "genjet_nparticles") or name.endswith(("_pid", "_charge")) or "_is" in name:
-            assert np.array_equal(np.asarray(ours), np.asarray(theirs)), name
+            assert np.array_equal(np.asarray(mine), np.asarray(theirs)), name
         else:
-            assert _tolerant_equal(ours, theirs), name
+            assert _tolerant_equal(mine, theirs), name
 
 
-@pytest.mark.parametrize("qcd", [False, True])
-def test_res2p_labels_and_genjets_match_reference(shared_dir, qcd):
-    """Same jets, labels and GEN-jet pT as the reference macro on the 10-event Res2P file.
-
-    (Constituent-level quantities of this file are checked against Delphes' jets in
-    test_reclustering_reproduces_delphes_jets: its zero-pT PUPPI candidates are stored
-    without the momentum Delphes clustered, see docs/ntuplizer.md.)
-    """
-    ours = process_file(shared_dir / RES2P, Settings.from_config(qcd_labels=qcd))
-    name = "res2p_higgs2p_10events.qcdlabels.ntuple.root" if qcd else "res2p_higgs2p_10events.ntuple.root"
-    ref = uproot.open(shared_dir / "ntuples" / name)["tree"].arrays()
-    assert len(ours) == len(ref) == (21 if qcd else 20)
-    assert ours.jet_label.tolist() == ref.jet_label.tolist()
-    assert _tolerant_equal(ours.jet_pt, ref.jet_pt, rel=5e-3)
-    assert _tolerant_equal(ours.genjet_pt, ref.genjet_pt, rel=1e-4)
-    assert ours.genjet_nparticles.tolist() == ref.genjet_nparticles.tolist()
-
-
-def _delphes_jets(path, branch, n):
-    t = uproot.open(path)["Delphes"]
-    a = t.arrays([f"{branch}.PT", f"{branch}.Eta", f"{branch}.Phi", f"{branch}.Tau[5]", f"{branch}.SoftDroppedP4[5]"])
+def _delphes_jets(path, branch):
+    a = uproot.open(path)["Delphes"].arrays([f"{branch}.PT", f"{branch}.Eta", f"{branch}.Tau[5]", f"{branch}.SoftDroppedP4[5]"])
     sd = a[f"{branch}.SoftDroppedP4[5]"][:, :, 0]
     p2 = sd.fP.fX ** 2 + sd.fP.fY ** 2 + sd.fP.fZ ** 2
     msd = np.sqrt(np.maximum(sd.fE ** 2 - p2, 0))
-    return a[f"{branch}.PT"], a[f"{branch}.Eta"], a[f"{branch}.Tau[5]"][:, :, :n], msd
+    return a[f"{branch}.PT"], a[f"{branch}.Eta"], ak.to_numpy(ak.flatten(a[f"{branch}.Tau[5]"][:, :, :4])), ak.flatten(msd)
 
 
+@pytest.mark.parametrize("source", [HBB, RES2P, "delphes/res2p_lite_card_10events.root"])
 @pytest.mark.parametrize("radius,branch,genbranch", [(0.8, "JetPUPPIAK8", "GenJetAK8"), (1.5, "JetPUPPIAK15", "GenJetAK15")])
-def test_reclustering_reproduces_delphes_jets(shared_dir, radius, branch, genbranch):
-    """PUPPI jets and GEN-jets re-clustered from the stored inputs equal Delphes' jets (H->bb file)."""
-    path = shared_dir / HBB
+def test_reclustering_reproduces_delphes_jets(shared_dir, source, radius, branch, genbranch):
+    """Every PUPPI jet and GEN-jet re-clustered from the stored inputs is Delphes' jet: pT within 1e-4,
+    same constituents, soft-drop mass and tau_1..4 within 1e-3 (relative or absolute)."""
+    path = shared_dir / source
     s = Settings.from_config(jet_radius=radius)
     ev = next(iterate_events(path))
-    rj, _ = reco_jets(ev, s)
-    gj, _ = gen_jets(ev, s)
-    pt, eta, tau, msd = _delphes_jets(path, branch, 4)
-    assert ak.all(ak.num(rj) == ak.num(pt))
-    assert _tolerant_equal(ak.flatten(rj.pt), ak.flatten(pt), rel=1e-4, absolute=0)
-    assert _tolerant_equal(ak.flatten(rj.eta), ak.flatten(eta), rel=1e-4, absolute=1e-4)
-    gpt, _, _, _ = _delphes_jets(path, genbranch, 4)
-    assert ak.all(ak.num(gj) == ak.num(gpt))
-    assert _tolerant_equal(ak.flatten(gj.pt), ak.flatten(gpt), rel=1e-4, absolute=0)
+    t = uproot.open(path)["Delphes"]
+    for kind, (jets, cons), coll, eta, b in (("reco", reco_jets(ev, s), ev.pfcands, "MomentumEta", branch),
+                                             ("gen", gen_jets(ev, s), ev.particles, "Eta", genbranch)):
+        pt, jeta, tau, msd = _delphes_jets(path, b)
+        assert ak.all(ak.num(jets) == ak.num(pt)), f"{kind}: jet counts differ"
+        assert _tolerant_equal(ak.flatten(jets.pt), ak.flatten(pt), rel=1e-4, absolute=0), kind
+        assert _tolerant_equal(ak.flatten(jets.eta), ak.flatten(jeta), rel=1e-4, absolute=1e-4), kind
+        our_msd, our_tau = jet_substructure(coll, cons, s, eta=eta)
+        assert _tolerant_equal(our_msd, msd), f"{kind}: soft-drop mass"
+        assert _tolerant_equal(our_tau.ravel(), tau.ravel()), f"{kind}: tau_1..4"
+        if kind == "reco":
+            n = t.arrays([f"{b}.NCharged", f"{b}.NNeutrals"])
+            assert ak.flatten(ak.num(cons, axis=2)).tolist() == ak.flatten(n[f"{b}.NCharged"] + n[f"{b}.NNeutrals"]).tolist()

@@ -100,10 +100,10 @@ class Simulator:
         rng, card = self.rng, self.card
         hit_eta, hit_phi, reached = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"],
                                               cols["Charge"], card["magnetic_field"])
-        t_idx, trk = reconstruct_tracks(rng, cols, card["tracking"])
+        t_idx, trk = reconstruct_tracks(rng, cols, card["tracking"], is_pu=vtx > 0,
+                                        hit_eta=np.where(reached, hit_eta, 999.0))
         f_ecal, f_hcal = energy_fractions(cols["PID"], card["energy_fractions"])
-        keep_res = bool(card["tracking"].get("keep_resolution_after_smearing", False))
-        calo_res = trk["res"] if keep_res else np.zeros(len(t_idx))
+        calo_res = trk["res"]
         towers = []
         for geo, ccard, is_ecal, frac in ((self.ecal, card["ecal"], True, f_ecal), (self.hcal, card["hcal"], False, f_hcal)):
             tw, scale = calorimeter(rng, geo, ccard, is_ecal, ev, hit_eta, hit_phi, reached, cols["E"], frac,
@@ -170,7 +170,7 @@ class Simulator:
         }
         for f in ("D0", "DZ", "ErrorD0", "ErrorDZ", "X", "Y", "Z"):
             c[f] = np.concatenate([trk[f][kt], zeros_n])
-        c["ErrorPT"] = np.concatenate([(trk["res"][kt] * c["PT"][:nt]) if keep_res else np.zeros(nt), zeros_n])
+        c["ErrorPT"] = np.concatenate([trk["ErrorPT"][kt], zeros_n])
         c["VertexIndex"] = np.full(len(c["ev"]), -1, np.int32)  # as Delphes writes it
         c["P"] = c["PT"] * np.cosh(c["Eta"])
         c["CtgTheta"] = np.sinh(c["Eta"])
