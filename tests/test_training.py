@@ -106,3 +106,32 @@ def test_onnx_export_matches_torch(trained):
     assert out.shape == (1, 188 + 16)
     np.testing.assert_allclose(out, ref, rtol=1e-3, atol=1e-4)
     assert abs(out[0, :188].sum() - 1) < 1e-4
+
+
+def test_test_set_evaluation(trained, shared_dir, tmp_path):
+    """weaver --predict on a held-out file, then the summary: every selected jet, true labels intact."""
+    import json
+
+    import uproot
+
+    from training.evaluate import main as evaluate_main
+    from training.file_lists import selected_jets
+
+    tmp, dc, _ = trained
+    test_file = shared_dir / "ntuples" / NTUPLES[0]
+    pred = tmp_path / "pred.root"
+    r = _weaver("--predict", "--data-test", str(test_file), "--data-config", str(dc), "--network-config", NETWORK,
+                "-o", "num_classes", "188", *TINY, "--model-prefix", str(tmp / "net_epoch-3_state.pt"), "--gpus", "",
+                "--batch-size", "16", "--num-workers", "0", "--predict-output", str(pred))
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    evaluate_main([str(pred), "-o", str(tmp_path / "eval")])
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    selection = data_config.build(reweight=False)["selection"]
+    assert summary["jets"] == selected_jets(test_file, selection) > 100
+    # all H->bb jets: true group X_QQ, so the confusion matrix has a single non-empty row
+    conf = np.asarray(summary["group_confusion"])
+    assert conf[GROUPS.index("X_QQ")].sum() == summary["jets"] == conf.sum()
+    assert 0 <= summary["accuracy"] <= summary["group_accuracy"] <= 1
+    assert (tmp_path / "eval" / "confusion_groups.png").stat().st_size > 0
+    labels = uproot.open(pred)["Events"]["truth_label"].array(library="np")
+    assert set(labels.tolist()) == {LABEL_NAMES.index("X_bb")}

@@ -91,6 +91,10 @@ generation: {backend: embedded, samples_config: REPO/config/samples.yaml, min_pt
 detector: {card: REPO/cards/delphes/fastsim_CMS_JetClassII.yaml, pileup_mean: 10, pileup_library_events: 40}
 ntuplizer: {config: REPO/config/ntuplizer.yaml, jet_radius: 0.8}
 pack: {jets_per_file: 4, split: [4, 1, 1], files_per_tarball: 10}
+training: {gpus: "", epochs: 1, steps_per_epoch: 3, samples_per_epoch: null, batch_size: 4, start_lr: 0.005,
+           optimizer: ranger, num_workers: 0, use_amp: false, reweight: false,
+           network_options: {fc_params: "[(16,0.1)]", embed_dims: "[8,16,8]", pair_embed_dims: "[4,4,4]",
+                             num_heads: 2, num_layers: 1, num_cls_layers: 1}}
 """
 
 
@@ -118,3 +122,22 @@ def test_tiny_end_to_end_production(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (results / "dataset" / "Res2P.manifest.json").stat().st_mtime_ns == before
     assert (results / "dataset" / "QCD.manifest.json").exists()
+    # `snakemake train export evaluate` on what the workflow produced
+    r = run("train", "export", "evaluate")
+    assert r.returncode == 0, (r.stderr + r.stdout)[-3000:]
+    import onnxruntime
+
+    sess = onnxruntime.InferenceSession(str(results / "training" / "model.onnx"))
+    rng = np.random.default_rng(0)
+    feeds = {i.name: np.abs(rng.normal(1, 0.3, (1, i.shape[1], 128))).astype(np.float32) for i in sess.get_inputs()}
+    scores = sess.run(None, feeds)[0]
+    assert scores.shape == (1, 188 + 8)  # class scores, then the embedding
+    assert abs(scores[0, :188].sum() - 1) < 1e-4
+    summary = json.loads((results / "training" / "evaluation" / "summary.json").read_text())
+    test_jets = sum(uproot.open(results / "dataset" / f["file"])["tree"].num_entries
+                    for cat in ("Res2P", "QCD")
+                    for f in json.loads((results / "dataset" / f"{cat}.manifest.json").read_text())["files"]
+                    if f["split"] == "test")
+    assert 0 < summary["jets"] <= test_jets  # the data configuration's jet selection applies
+    assert sum(map(sum, summary["group_confusion"])) == summary["jets"]
+    assert (results / "training" / "evaluation" / "confusion_groups.png").stat().st_size > 0

@@ -1,8 +1,8 @@
 """Summary of a test-set prediction: accuracy, per-group accuracy and the group confusion matrix.
 
 Usage: python -m training.evaluate PREDICTION.root -o summary_dir
-(PREDICTION.root: weaver ``--predict-output``, with ``jet_label`` and ``score_truth_label_*`` branches,
-or any tree with ``jet_label`` and a ``scores`` matrix.)
+(PREDICTION.root: weaver ``--predict-output``: tree ``Events`` with ``truth_label`` (label index) and
+``output`` (the 188 class scores of each jet).)
 """
 from __future__ import annotations
 
@@ -24,10 +24,17 @@ from .groups import GROUPS, label_groups  # noqa: E402
 
 def read_prediction(path) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, scores[n_jets, 188]) from a weaver prediction file."""
-    tree = uproot.open(path)["Events"] if "Events" in uproot.open(path) else uproot.open(path)["tree"]
-    labels = tree["jet_label"].array(library="np").astype(int)
-    score_names = sorted((k for k in tree.keys() if k.startswith("score_")), key=lambda k: int(k.rsplit("_", 1)[-1]) if k.rsplit("_", 1)[-1].isdigit() else k)
-    scores = np.stack([tree[k].array(library="np") for k in score_names], axis=1)
+    f = uproot.open(path)
+    if "Events" not in f:
+        raise SystemExit(f"{path}: no 'Events' tree (is it a weaver --predict-output file?)")
+    tree = f["Events"]
+    missing = [b for b in ("truth_label", "output") if b not in tree]
+    if missing:
+        raise SystemExit(f"{path}: prediction lacks branches {missing}")
+    labels = tree["truth_label"].array(library="np").astype(int)
+    scores = np.asarray(tree["output"].array(library="np"), dtype=np.float64).reshape(len(labels), -1)
+    if scores.shape[1] != len(LABEL_NAMES):
+        raise SystemExit(f"{path}: {scores.shape[1]} scores per jet, expected {len(LABEL_NAMES)}")
     return labels, scores
 
 

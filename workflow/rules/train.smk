@@ -12,9 +12,13 @@ def _weaver():
     return "weaver"
 
 
+# absolute: the workflow may run in another directory (--directory, cluster jobs)
+NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
+
+
 def _network_opts():
     opts = " ".join(f"-o {k} '{v}'" for k, v in TRAIN.get("network_options", {}).items())
-    return f"--network-config training/network_sophon.py -o num_classes 188 {opts}"
+    return f"--network-config {NETWORK_CONFIG} -o num_classes 188 {opts}"
 
 
 rule data_config:
@@ -52,8 +56,8 @@ rule train:
         cpus_per_task=8,
         gpu=1,
     shell:
-        "{params.weaver} --data-train $(python -m training.file_lists --split train --named {input.manifests}) "
-        "--data-val $(python -m training.file_lists --split val {input.manifests}) "
+        "{params.weaver} --data-train $(python -m training.file_lists --split train --named --data-config {input.data_config} {input.manifests}) "
+        "--data-val $(python -m training.file_lists --split val --data-config {input.data_config} {input.manifests}) "
         "--data-config {input.data_config} {params.net} {params.amp} --model-prefix {params.prefix} "
         "--num-epochs {TRAIN[epochs]} {params.steps} {params.samples} --batch-size {TRAIN[batch_size]} "
         "--start-lr {params.lr} --optimizer {TRAIN[optimizer]} --gpus '{params.gpus}' "
@@ -93,7 +97,7 @@ rule evaluate:
         net=_network_opts(),
         gpus=str(TRAIN.get("gpus", "")),
     shell:
-        "weaver --predict --data-test $(python -m training.file_lists --split test {input.manifests}) "
+        "weaver --predict --data-test $(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests}) "
         "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
         "--batch-size {TRAIN[batch_size]} --num-workers {TRAIN[num_workers]} --predict-output {output.scores} > {log} 2>&1 && "
         "python -m training.evaluate {output.scores} -o {TRAIN_DIR}/evaluation >> {log} 2>&1"
