@@ -141,3 +141,21 @@ def test_tiny_end_to_end_production(tmp_path):
     assert 0 < summary["jets"] <= test_jets  # the data configuration's jet selection applies
     assert sum(map(sum, summary["group_confusion"])) == summary["jets"]
     assert (results / "training" / "evaluation" / "confusion_groups.png").stat().st_size > 0
+
+
+def test_container_images_share_their_build_steps():
+    """Docker and Apptainer recipes of both images run the same install script, which is valid bash;
+    the training image installs the torch version the project pins."""
+    import re
+
+    containers = REPO / "containers"
+    for image, script in (("generation", "install-generation-stack.sh"), ("training", "install-training-stack.sh")):
+        assert script in (containers / f"{image}.Dockerfile").read_text()
+        post = (containers / f"{image}.def").read_text().split("%post", 1)[1]
+        assert f"containers/{script}" in post
+        assert subprocess.run(["bash", "-n", str(containers / script)]).returncode == 0
+    stack = (containers / "install-generation-stack.sh").read_text()
+    for piece in ("MG5_aMC", "2HDM_NLO", "NNPDF31_nnlo", "Delphes-", "HAS_PYTHIA8=true", "--with-hepmc2", "--with-lhapdf6"):
+        assert piece in stack, piece
+    pin = re.search(r'"torch==([0-9.]+)"', (REPO / "pyproject.toml").read_text()).group(1)
+    assert f'"torch=={pin}"' in (containers / "install-training-stack.sh").read_text()

@@ -1,6 +1,7 @@
 # Sophon ParT pre-training with weaver on the packed dataset: `snakemake train`, `snakemake export`.
 TRAIN = config.get("training", {})
 TRAIN_DIR = f"{RESULTS}/training"
+TRAIN_CONTAINER = TRAIN.get("container")  # containers/training.def; None: the current environment
 MANIFESTS = [manifest(c) for c in ALL_CATEGORIES]
 
 
@@ -55,6 +56,8 @@ rule train:
         runtime=2880,
         cpus_per_task=8,
         gpu=1,
+    container:
+        TRAIN_CONTAINER
     shell:
         "{params.weaver} --data-train $(python -m training.file_lists --split train --named --data-config {input.data_config} {input.manifests}) "
         "--data-val $(python -m training.file_lists --split val --data-config {input.data_config} {input.manifests}) "
@@ -77,6 +80,8 @@ rule export:
         f"{RESULTS}/logs/export.log",
     params:
         net=_network_opts(),
+    container:
+        TRAIN_CONTAINER
     shell:
         "weaver --data-config {input.data_config} {params.net} -o export_embed True "
         "--model-prefix {input.model} --export-onnx {output} > {log} 2>&1"
@@ -96,6 +101,8 @@ rule evaluate:
     params:
         net=_network_opts(),
         gpus=str(TRAIN.get("gpus", "")),
+    container:
+        TRAIN_CONTAINER
     shell:
         "weaver --predict --data-test $(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests}) "
         "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
