@@ -12,7 +12,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="fastsim", description=__doc__.split(":", 1)[1].strip())
     ap.add_argument("input", help="Delphes-format file with a Particle branch")
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--pileup-library", default=None, help="minimum-bias library (default: cached, built once)")
+    ap.add_argument("--pileup-library", default=None, help="minimum-bias library (default: built once, cached in $JETCLASS2_CACHE or ~/.cache/jetclass2)")
     ap.add_argument("--pileup", type=float, default=None, help="mean pile-up (default from the card: 50)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--card", default=None, help="fast-simulation card (YAML)")

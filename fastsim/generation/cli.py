@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples-config", default=None, help=f"default {samples.DEFAULT_SAMPLES_CONFIG}")
     ap.add_argument("--detector", choices=["fastsim", "none"], default="fastsim")
     ap.add_argument("--detector-card", default=None, help="fast-simulation card (YAML)")
-    ap.add_argument("--pileup-library", default=None, help="minimum-bias library (default: cached, built once)")
+    ap.add_argument("--pileup-library", default=None, help="minimum-bias library (default: built once, cached in $JETCLASS2_CACHE or ~/.cache/jetclass2)")
     ap.add_argument("--pileup-mean", type=float, default=None, help="mean pile-up (default from the card)")
     ap.add_argument("--min-pt", type=float, default=None, help="draw only grid points with pT_min >= this [GeV]")
     ap.add_argument("--batch", type=int, default=100, help="events per simulation/write batch")
