@@ -8,8 +8,11 @@ event, the pile-up track rejection (tracks far from the primary vertex) and the 
 of the neutral candidates. Prints the figures (markdown table) and writes
 docs/validation/<name>_fastsim_vs_delphes.png.
 
+A second part runs the chain on Pythia events of our own (one boosted grid point per sample):
+jet response to the GEN-jet, soft-drop mass against the resonance mass, multiplicities, labels.
+
 Usage: python benchmarks/validate_fastsim.py [--files hbb_m125_pt500_200events.root ...]
-       [--library PATH] [--card PATH] [--seed 1]
+       [--library PATH] [--card PATH] [--seed 1] [--pythia-events 200]
 """
 import argparse
 import time
@@ -107,6 +110,40 @@ def compare(name, ours, ref, rows):
     rows.append((name, mx, my, rel, target, status))
 
 
+def own_pythia_events(lib, card, seed, n_events, workdir):
+    """Fast simulation of our own Pythia events: response and groomed mass per sample."""
+    from fastsim.generation import samples
+    from fastsim.generation.cli import RELABEL
+    from fastsim.generation.pythia_driver import PythiaGenerator
+    from ntuplizer import Settings
+    from ntuplizer.labels import LABEL_NAMES
+
+    cfg = samples.load_config()
+    points = [samples.GridPoint("Res2P_neutral", mass=125.0, pt_min=516.0),
+              samples.GridPoint("Res2P_charged", mass=80.0, pt_min=516.0),
+              samples.GridPoint("Res34P", mass=200.0, pt_min=516.0, mass_y=40.0, width_y=0.01),
+              samples.GridPoint("QCD", pt_min=float(samples.qcd_pthat_grid(cfg)[60]))]
+    print(f"\n### Pythia events of our own ({n_events} per sample), fast simulation with 50 pile-up, AK8 PUPPI jets\n")
+    print("| sample | labelled jets | median pT / GEN-jet pT | IQR | median m_SD (GEN-jet m_SD) | median constituents | most frequent labels |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for i, p in enumerate(points):
+        gen = PythiaGenerator(samples.pythia_commands(cfg, p, samples.job_seed(seed, p.sample, i, "pythia")),
+                              relabel=RELABEL.get(p.sample))
+        out = Path(workdir) / f"own_{p.sample}.root"
+        sim = Simulator(card=card, pileup_library=lib, seed=seed + i)
+        with DelphesWriter(out) as w:
+            for batch in gen.generate(n_events, batch_size=100, progress_every=0):
+                w.extend(sim.process(batch))
+        j = process_file(out, Settings.from_config(qcd_labels=p.sample == "QCD"))
+        good = ak.to_numpy(j.genjet_pt) > 0
+        r = ak.to_numpy(j.jet_pt)[good] / ak.to_numpy(j.genjet_pt)[good]
+        q = np.percentile(r, [25, 50, 75])
+        labels, counts = np.unique(ak.to_numpy(j.jet_label), return_counts=True)
+        top = ", ".join(f"{LABEL_NAMES[k]} {c}" for k, c in sorted(zip(labels, counts), key=lambda x: -x[1])[:3])
+        print(f"| {p.describe()} | {len(j)} | {q[1]:.3f} | {q[2] - q[0]:.3f} | {np.median(ak.to_numpy(j.jet_sdmass)):.1f} "
+              f"({np.median(ak.to_numpy(j.genjet_sdmass)[good]):.1f}) GeV | {np.median(ak.to_numpy(j.jet_nparticles)):.0f} | {top} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", nargs="+", default=["hbb_m125_pt500_200events.root", "res2p_higgs2p_10events.root"])
@@ -114,6 +151,7 @@ def main():
     ap.add_argument("--card", default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", default="/tmp/fastsim_validation")
+    ap.add_argument("--pythia-events", type=int, default=200, help="events per sample of our own (0: skip)")
     args = ap.parse_args()
     lib = args.library or default_pileup_library()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -177,6 +215,8 @@ def main():
         fig.savefig(png, dpi=70)
         plt.close(fig)
         print(f"\nplots: {png.relative_to(REPO)}")
+    if args.pythia_events > 0:
+        own_pythia_events(lib, args.card, args.seed, args.pythia_events, args.workdir)
 
 
 if __name__ == "__main__":
