@@ -4,6 +4,7 @@ per sample. sim/gen compares the simulation with the whole generation step (next
 conversion), as the job runs them.
 
 Usage: python benchmarks/bench_chain.py [--events 100] [--library PATH]
+Profile: python -m cProfile -s cumtime benchmarks/bench_chain.py --events 100
 """
 import argparse
 import resource

@@ -11,19 +11,16 @@ Usage: python benchmarks/bench_training.py [--files results/dataset/*_0000.root 
 loader is measured on a file of production-like size).
 """
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "reference" / "ntuples"
-sys.path.insert(0, str(REPO))
+from training import data_config as dc_writer
+from training import network_sophon
 
-from training import data_config as dc_writer  # noqa: E402
-from training import network_sophon  # noqa: E402
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ntuples"
 
 FULL = {"fc_params": [(512, 0.1)]}
 TINY = {"fc_params": [(32, 0.1)], "embed_dims": [16, 32, 16], "pair_embed_dims": [8, 8, 8], "num_heads": 2,
@@ -91,7 +88,6 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=10)
     args = ap.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
         if args.files is None:
             import awkward as ak

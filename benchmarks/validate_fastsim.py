@@ -26,8 +26,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import uproot  # noqa: E402
 
-from fastsim.delphes_format import COLLECTIONS, DelphesWriter  # noqa: E402
-from fastsim.detector import Simulator, recentre  # noqa: E402
+from fastsim.cli import resimulate  # noqa: E402
+from fastsim.delphes_format import DelphesWriter  # noqa: E402
+from fastsim.detector import Simulator  # noqa: E402
 from fastsim.generation.pileup import default_pileup_library  # noqa: E402
 from ntuplizer import process_file  # noqa: E402
 
@@ -38,18 +39,11 @@ TARGETS = {"median jet pT / GEN-jet pT": 0.03, "median soft-drop mass [GeV]": 0.
 
 
 def simulate(path, out, lib, card, seed, batch=50):
-    t = uproot.open(path)["Delphes"]
-    fields = list(COLLECTIONS["Particle"])
-    a = t.arrays([f"Particle.{f}" for f in fields] + ["Vertex.Z", "Vertex.T"])
-    particles = recentre(ak.zip({f: a[f"Particle.{f}"] for f in fields}), a["Vertex.Z"][:, 0], a["Vertex.T"][:, 0])
-    sim = Simulator(card=card, pileup_library=lib, seed=seed)
-    sim.process(particles[:2])  # warm-up (numba) outside the timing
-    sim = Simulator(card=card, pileup_library=lib, seed=seed)
+    """Re-simulate ``path`` into ``out``; returns the simulation time per event (after a warm-up)."""
+    resimulate(path, out, Simulator(card=card, pileup_library=lib, seed=seed), entry_stop=2)  # numba warm-up
     t0 = time.perf_counter()
-    with DelphesWriter(out) as w:
-        for i in range(0, len(particles), batch):
-            w.extend(sim.process(particles[i:i + batch]))
-    return (time.perf_counter() - t0) / len(particles)
+    resimulate(path, out, Simulator(card=card, pileup_library=lib, seed=seed), batch=batch)
+    return (time.perf_counter() - t0) / uproot.open(path)["Delphes"].num_entries
 
 
 def event_level(path):

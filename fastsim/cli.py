@@ -8,6 +8,33 @@ import sys
 import awkward as ak
 
 
+def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop: int | None = None) -> None:
+    """Re-simulate the ``Particle`` record of a Delphes-format file into a new Delphes-format file.
+
+    The stored record sits at its old primary vertex (``Vertex[0]``); it is moved back to the
+    origin before the simulation draws a new one. Raises ``NtuplizerInputError`` for unreadable
+    input or missing branches.
+    """
+    from fastsim.delphes_format import COLLECTIONS, DelphesWriter
+    from fastsim.detector import recentre
+    from ntuplizer.io import NtuplizerInputError, open_tree
+
+    tree = open_tree(input_path)
+    fields = list(COLLECTIONS["Particle"])
+    missing = [f"Particle.{f}" for f in fields if f"Particle.{f}" not in tree]
+    if missing:
+        raise NtuplizerInputError(f"{input_path}: missing branch(es) {', '.join(missing)}")
+    has_vertex = "Vertex.Z" in tree and "Vertex.T" in tree
+    branches = [f"Particle.{f}" for f in fields] + (["Vertex.Z", "Vertex.T"] if has_vertex else [])
+    with DelphesWriter(output_path) as w:
+        for chunk in tree.iterate(branches, step_size=batch, entry_stop=entry_stop):
+            particles = ak.zip({f: chunk[f"Particle.{f}"] for f in fields})
+            if has_vertex:
+                particles = recentre(particles, ak.fill_none(ak.firsts(chunk["Vertex.Z"]), 0),
+                                     ak.fill_none(ak.firsts(chunk["Vertex.T"]), 0))
+            w.extend(simulator.process(particles))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="fastsim", description=__doc__.split(":", 1)[1].strip())
     ap.add_argument("input", help="Delphes-format file with a Particle branch")
@@ -21,10 +48,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    from fastsim.delphes_format import COLLECTIONS, DelphesWriter
-    from fastsim.detector import SimulationInputError, Simulator, load_card, recentre
+    from fastsim.detector import SimulationInputError, Simulator, load_card
     from fastsim.generation.pileup import PileupLibraryError, default_pileup_library
-    from ntuplizer.io import NtuplizerInputError, open_tree
+    from ntuplizer.io import NtuplizerInputError
 
     try:
         card = load_card(args.card)
@@ -34,20 +60,7 @@ def main(argv=None) -> int:
             lib = default_pileup_library(card["pileup"]["library_events"])
             logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
         sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed)
-        tree = open_tree(args.input)
-        fields = list(COLLECTIONS["Particle"])
-        missing = [f"Particle.{f}" for f in fields if f"Particle.{f}" not in tree]
-        if missing:
-            raise NtuplizerInputError(f"{args.input}: missing branch(es) {', '.join(missing)}")
-        has_vertex = "Vertex.Z" in tree and "Vertex.T" in tree
-        branches = [f"Particle.{f}" for f in fields] + (["Vertex.Z", "Vertex.T"] if has_vertex else [])
-        with DelphesWriter(args.output) as w:
-            for chunk in tree.iterate(branches, step_size=args.batch):
-                particles = ak.zip({f: chunk[f"Particle.{f}"] for f in fields})
-                if has_vertex:  # the stored record sits at the old primary vertex
-                    particles = recentre(particles, ak.fill_none(ak.firsts(chunk["Vertex.Z"]), 0),
-                                         ak.fill_none(ak.firsts(chunk["Vertex.T"]), 0))
-                w.extend(sim.process(particles))
+        resimulate(args.input, args.output, sim, batch=args.batch)
     except (NtuplizerInputError, SimulationInputError, PileupLibraryError) as exc:
         print(f"fastsim: error: {exc}", file=sys.stderr)
         return 2

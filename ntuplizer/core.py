@@ -101,7 +101,7 @@ def _observables(p4_jagged: dict, s: Settings, taus: bool = True):
 
 def _constituent_p4(cols: dict, eta: str = "Eta") -> dict:
     counts = ak.num(cols["PT"])
-    px, py, pz, e = jets.clustering_p4(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", eta, "Phi", "Mass")))
+    px, py, pz, e = jets.p4_from_ptetaphim(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", eta, "Phi", "Mass")))
     return {k: ak.unflatten(v, counts) for k, v in zip(("px", "py", "pz", "E"), (px, py, pz, e))}
 
 

@@ -45,27 +45,14 @@ def _fastjet():
 
 
 def p4_from_ptetaphim(pt, eta, phi, mass):
-    """Cartesian (px, py, pz, E) in float64 from float32 (pT, eta, phi, m), like ROOT's PtEtaPhiMVector."""
-    pt = np.asarray(pt, dtype=np.float64)
-    eta = np.asarray(eta, dtype=np.float64)
-    phi = np.asarray(phi, dtype=np.float64)
-    mass = np.asarray(mass, dtype=np.float64)
-    px = pt * np.cos(phi)
-    py = pt * np.sin(phi)
-    with np.errstate(over="ignore", invalid="ignore"):  # |eta| = 999.9 marks beam-parallel entries
-        pz = pt * np.sinh(eta)
-        energy = np.sqrt(px * px + py * py + pz * pz + mass * mass)
-    return px, py, pz, energy
+    """Cartesian (px, py, pz, E) in float64 from the stored float32 (pT, eta, phi, m).
 
-
-def clustering_p4(pt, eta, phi, mass):
-    """Cartesian four-vectors as Delphes handed them to fastjet, from the stored (pT, eta, phi, m).
-
-    The energy is rebuilt from the mass: the stored float32 energy is consistent with it, but
-    the invariant mass of a (groomed) jet of one or two hard particles cancels catastrophically
-    when taken from float32 energies. PUPPI candidates with vanishing weight keep E = m at zero
-    momentum and are clustered too (they shift jet energies and groomed masses), so they must
-    not be dropped.
+    This is what Delphes handed to fastjet and what ROOT's PtEtaPhiMVector gives the reference
+    macro. The energy is rebuilt from the mass: the stored float32 energy is consistent with it,
+    but the invariant mass of a (groomed) jet of one or two hard particles cancels catastrophically
+    when taken from float32 energies. Entries without transverse momentum (PUPPI candidates with
+    vanishing weight keep E = m at rest; |eta| = 999.9 marks them) get pz = 0: they are clustered
+    too (they shift jet energies and groomed masses), so they must not be dropped.
     """
     pt = np.asarray(pt, dtype=np.float64)
     eta = np.asarray(eta, dtype=np.float64)
@@ -98,7 +85,7 @@ def cluster(pt, eta, phi, mass, mask, radius: float, min_pt: float):
     """
     fj = _fastjet()
     local = ak.local_index(pt, axis=1)[mask]
-    px, py, pz, energy = (ak.unflatten(a, ak.num(local)) for a in clustering_p4(
+    px, py, pz, energy = (ak.unflatten(a, ak.num(local)) for a in p4_from_ptetaphim(
         ak.flatten(pt[mask]), ak.flatten(eta[mask]), ak.flatten(phi[mask]), ak.flatten(mass[mask])))
     particles = ak.zip({"px": px, "py": py, "pz": pz, "E": energy})
     n_events = len(particles)

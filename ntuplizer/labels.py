@@ -192,11 +192,11 @@ def _tau_decay(i, pid, d1, d2, n, processed):
     a, b = _dau_range(t, d1, d2, n)
     for k in range(a, b):
         ap = abs(pid[k])
-        if ap == 11:
-            return t, 0
-        if ap == 13:
-            return t, 1
-    return t, 2
+        if ap == ELE:
+            return t, TAU_E
+        if ap == MU:
+            return t, TAU_MU
+    return t, TAU_H
 
 
 @nb.njit(cache=True)
@@ -231,7 +231,7 @@ def _match_resonance(x0, pid, d1, d2, eta, phi, n, jeta, jphi, r, processed,
     q1, q2 = a, a + 1
     p1, p2 = abs(pid[q1]), abs(pid[q2])
 
-    if (p1 == 37 and p2 == 37) or (p1 == 35 and p2 == 35):
+    if (p1 == H_PLUS and p2 == H_PLUS) or (p1 == H0_HEAVY and p2 == H0_HEAVY):
         # X -> Y Y: collect both Ys' daughters, remember whether each Y decays hadronically
         ymodes = np.zeros(2, np.int64)  # 0 none, 1 hadronic, 2 leptonic (from its first daughter)
         yy = np.empty(4, np.int64)
@@ -259,7 +259,7 @@ def _match_resonance(x0, pid, d1, d2, eta, phi, n, jeta, jphi, r, processed,
             ymodes[0], ymodes[1] = 1, 2
         if ymodes[1] == 2:  # charged lepton before its neutrino
             ap = abs(pid[yy[2]])
-            if ap == 12 or ap == 14 or ap == 16:
+            if ap == NU_E or ap == NU_MU or ap == NU_TAU:
                 yy[2], yy[3] = yy[3], yy[2]
         for k in range(4):  # decay products in this order (before any tau swap)
             dec[k] = yy[k]
@@ -270,50 +270,50 @@ def _match_resonance(x0, pid, d1, d2, eta, phi, n, jeta, jphi, r, processed,
         for iy in range(2):
             u, v = yy[2 * iy], yy[2 * iy + 1]
             pu, pv = abs(pid[u]), abs(pid[v])
-            if (1 <= pu <= 14) or pu == 21:
-                mode[iy] = 1 if _tab2(ymode_tab, pu, pv) else 0
+            if (1 <= pu <= NU_MU) or pu == GLUON:
+                mode[iy] = Y_PAIR if _tab2(ymode_tab, pu, pv) else Y_NONE
                 matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
-                matched[2 * iy + 1] = pv != 12 and pv != 14 and _dr(eta, phi, v, jeta, jphi) < r
-            elif pu == 15 and pv == 15:
+                matched[2 * iy + 1] = pv != NU_E and pv != NU_MU and _dr(eta, phi, v, jeta, jphi) < r
+            elif pu == TAU and pv == TAU:
                 tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
                 tv, mv_ = _tau_decay(v, pid, d1, d2, n, processed)
                 ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
                 ntau = _push_daughters(tv, d1, d2, n, taub, ntau)
-                if mu_ != 2 and mv_ == 2:  # hadronic tau first
+                if mu_ != TAU_H and mv_ == TAU_H:  # hadronic tau first
                     u, v = v, u
                     tu, tv = tv, tu
                     mu_, mv_ = mv_, mu_
                     yy[2 * iy], yy[2 * iy + 1] = u, v
-                if mu_ == 2:
-                    if mv_ == 0 or mv_ == 1:
-                        mode[iy] = 2 if mv_ == 0 else 3
+                if mu_ == TAU_H:
+                    if mv_ == TAU_E or mv_ == TAU_MU:
+                        mode[iy] = Y_TAUHTAUE if mv_ == TAU_E else Y_TAUHTAUM
                         matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
                         matched[2 * iy + 1] = _dr(eta, phi, d1[tv], jeta, jphi) < r
                     else:
-                        mode[iy] = 4
+                        mode[iy] = Y_TAUHTAUH
                         matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
                         matched[2 * iy + 1] = _dr(eta, phi, v, jeta, jphi) < r
-            elif pu == 15 and pv == 16:
+            elif pu == TAU and pv == NU_TAU:
                 tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
                 ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
-                if mu_ == 0 or mu_ == 1:
-                    mode[iy] = 5 if mu_ == 0 else 6
+                if mu_ == TAU_E or mu_ == TAU_MU:
+                    mode[iy] = Y_TAUEV if mu_ == TAU_E else Y_TAUMV
                     matched[2 * iy] = _dr(eta, phi, d1[tu], jeta, jphi) < r
                 else:
-                    mode[iy] = 7
+                    mode[iy] = Y_TAUHV
                     matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
-        if mode[0] == 0 or mode[1] == 0:
+        if mode[0] == Y_NONE or mode[1] == Y_NONE:
             return -1, nres, ndec, ntau
-        if 2 <= mode[1] <= 4 and not (matched[2] and matched[3]):
+        if Y_TAUHTAUE <= mode[1] <= Y_TAUHTAUH and not (matched[2] and matched[3]):
             return -1, nres, ndec, ntau
         if matched.sum() < 3:
             return -1, nres, ndec, ntau
         key = 0
         for iy in range(2):
-            if mode[iy] == 1:
+            if mode[iy] == Y_PAIR:
                 for j in range(2):
                     ap = abs(pid[yy[2 * iy + j]])
-                    if matched[2 * iy + j] or ap == 12 or ap == 14:
+                    if matched[2 * iy + j] or ap == NU_E or ap == NU_MU:
                         if ap < tok_tab.shape[0] and tok_tab[ap] >= 0:
                             key += _KEY_BASE ** tok_tab[ap]
             else:
@@ -324,27 +324,27 @@ def _match_resonance(x0, pid, d1, d2, eta, phi, n, jeta, jphi, r, processed,
         stats[2] += 1
         return -1, nres, ndec, ntau
 
-    if p1 == 15 and p2 == 15:
+    if p1 == TAU and p2 == TAU:
         dr1 = _dr(eta, phi, q1, jeta, jphi)
         dr2 = _dr(eta, phi, q2, jeta, jphi)
         t1, m1 = _tau_decay(q1, pid, d1, d2, n, processed)
         t2, m2 = _tau_decay(q2, pid, d1, d2, n, processed)
-        if m1 != 2 and m2 == 2:  # hadronic tau first
+        if m1 != TAU_H and m2 == TAU_H:  # hadronic tau first
             q1, q2 = q2, q1
             dr1, dr2 = dr2, dr1
             t1, t2 = t2, t1
             m1, m2 = m2, m1
         label = -1
-        if m1 == 2 and dr1 < r:
+        if m1 == TAU_H and dr1 < r:
             dec[0] = q1
             ndec = 1
             ntau = _push_daughters(t1, d1, d2, n, taub, ntau)
-            if (m2 == 0 or m2 == 1) and _dr(eta, phi, d1[t2], jeta, jphi) < r:
+            if (m2 == TAU_E or m2 == TAU_MU) and _dr(eta, phi, d1[t2], jeta, jphi) < r:
                 dec[1] = q2
                 ndec = 2
                 ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
-                label = TAUHTAUE if m2 == 0 else TAUHTAUM
-            elif m2 == 2 and dr2 < r:
+                label = TAUHTAUE if m2 == TAU_E else TAUHTAUM
+            elif m2 == TAU_H and dr2 < r:
                 dec[1] = q2
                 ndec = 2
                 ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
@@ -404,7 +404,7 @@ def _label_kernel(pid, status, d1, d2, pt, eta, phi, p_off, jet_eta, jet_phi, j_
         ncand = 0
         for i in range(n):
             ap = abs(P[i])
-            if ap == 25 or ap == 35 or ap == 37:
+            if ap == H0_SM or ap == H0_HEAVY or ap == H_PLUS:
                 resonances[nresn] = i
                 nresn += 1
             elif 1 <= ap <= 5 and status[lo + i] == 71 and pt[lo + i] > 10:

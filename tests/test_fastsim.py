@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import uproot
 
-from fastsim.cli import main as fastsim_main
+from fastsim.cli import main as fastsim_main, resimulate
 from fastsim.delphes_format import COLLECTIONS, DelphesWriter
 from fastsim.detector import SimulationInputError, Simulator, load_card, recentre
 from fastsim.detector.propagation import propagate
@@ -211,15 +211,8 @@ def test_cli_end_to_end_and_errors(library, shared_dir, tmp_path, capsys):
 def test_jets_agree_with_real_delphes_on_the_same_events(library, shared_dir, tmp_path):
     """The validation targets on the 200 H->bb events: the same jets, re-simulated, agree with
     Delphes' jets (pT within 3%, soft-drop mass within 5%, multiplicity within 15%, medians)."""
-    t = uproot.open(shared_dir / HBB)["Delphes"]
-    fields = list(COLLECTIONS["Particle"])
-    a = t.arrays([f"Particle.{f}" for f in fields] + ["Vertex.Z", "Vertex.T"])
-    particles = recentre(ak.zip({f: a[f"Particle.{f}"] for f in fields}), a["Vertex.Z"][:, 0], a["Vertex.T"][:, 0])
     out = tmp_path / "sim.root"
-    sim = Simulator(pileup_library=library, seed=11)
-    with DelphesWriter(out) as w:
-        for i in range(0, len(particles), 100):
-            w.extend(sim.process(particles[i:i + 100]))
+    resimulate(shared_dir / HBB, out, Simulator(pileup_library=library, seed=11), batch=100)
     ours, real = process_file(out), process_file(shared_dir / HBB)
     # same generator record, hence the same GEN-jets: they pair the jets of both simulations
     ko, kr = np.round(ak.to_numpy(ours.genjet_pt), 2), np.round(ak.to_numpy(real.genjet_pt), 2)
