@@ -14,11 +14,11 @@ from pathlib import Path
 
 import awkward as ak
 
-from fastsim.delphes_format import DelphesWriter
 from fastsim.detector import Simulator
-from fastsim.generation import samples
-from fastsim.generation.pileup import default_pileup_library
-from fastsim.generation.pythia_driver import PythiaGenerator
+from generation import samples
+from generation.pileup_library import default_pileup_library
+from generation.pythia_driver import PythiaGenerator
+from jetclass2.delphes_tree import DelphesWriter
 from ntuplizer import process_file
 
 POINTS = [samples.GridPoint("Res2P_neutral", mass=125.0, pt_min=516.0),

@@ -23,7 +23,7 @@ def main():
     process_file(files[0], settings)  # warm-up
     tot_jets = tot_events = tot_time = 0
     for path in files:
-        from ntuplizer.io import count_events
+        from jetclass2.delphes_tree import count_events
         n_ev = count_events(path)
         t0 = time.perf_counter()
         for _ in range(args.repeat):
@@ -35,10 +35,11 @@ def main():
         print(f"{path.name:40s} {n_ev:5d} events {n_jets:5d} jets  {n_jets / dt:8.0f} jets/s  {n_ev / dt:8.0f} events/s")
     print(f"{'all files':40s} {tot_events:5d} events {tot_jets:5d} jets  {tot_jets / tot_time:8.0f} jets/s  {tot_events / tot_time:8.0f} events/s")
     # steady state: each file's events replicated to 2000 and processed in memory (no file opening)
-    from ntuplizer.core import process_events
-    from ntuplizer.io import DelphesEvents, iterate_events
     import awkward as ak
     import numpy as np
+
+    from jetclass2.delphes_tree import DelphesEvents, iterate_events
+    from ntuplizer.core import process_events
     for path in files:
         ev = next(iterate_events(path))
         k = max(1, 2000 // len(ev))

@@ -27,9 +27,9 @@ import numpy as np  # noqa: E402
 import uproot  # noqa: E402
 
 from fastsim.cli import resimulate  # noqa: E402
-from fastsim.delphes_format import DelphesWriter  # noqa: E402
 from fastsim.detector import Simulator  # noqa: E402
-from fastsim.generation.pileup import default_pileup_library  # noqa: E402
+from generation.pileup_library import default_pileup_library  # noqa: E402
+from jetclass2.delphes_tree import DelphesWriter  # noqa: E402
 from ntuplizer import process_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,9 +106,9 @@ def compare(name, ours, ref, rows):
 
 def own_pythia_events(lib, card, seed, n_events, workdir):
     """Fast simulation of our own Pythia events: response and groomed mass per sample."""
-    from fastsim.generation import samples
-    from fastsim.generation.cli import RELABEL
-    from fastsim.generation.pythia_driver import PythiaGenerator
+    from generation import samples
+    from generation.samples import RELABEL
+    from generation.pythia_driver import PythiaGenerator
     from ntuplizer import Settings
     from ntuplizer.labels import LABEL_NAMES
 

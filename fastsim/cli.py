@@ -7,23 +7,24 @@ import sys
 
 import awkward as ak
 
+from jetclass2.logs import setup_cli_logging
+
 
 def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop: int | None = None) -> None:
     """Re-simulate the ``Particle`` record of a Delphes-format file into a new Delphes-format file.
 
     The stored record sits at its old primary vertex (``Vertex[0]``); it is moved back to the
-    origin before the simulation draws a new one. Raises ``NtuplizerInputError`` for unreadable
+    origin before the simulation draws a new one. Raises ``DelphesInputError`` for unreadable
     input or missing branches.
     """
-    from fastsim.delphes_format import COLLECTIONS, DelphesWriter
     from fastsim.detector import recentre
-    from ntuplizer.io import NtuplizerInputError, open_tree
+    from jetclass2.delphes_tree import COLLECTIONS, DelphesInputError, DelphesWriter, open_tree
 
     tree = open_tree(input_path)
     fields = list(COLLECTIONS["Particle"])
     missing = [f"Particle.{f}" for f in fields if f"Particle.{f}" not in tree]
     if missing:
-        raise NtuplizerInputError(f"{input_path}: missing branch(es) {', '.join(missing)}")
+        raise DelphesInputError(f"{input_path}: missing branch(es) {', '.join(missing)}")
     has_vertex = "Vertex.Z" in tree and "Vertex.T" in tree
     branches = [f"Particle.{f}" for f in fields] + (["Vertex.Z", "Vertex.T"] if has_vertex else [])
     with DelphesWriter(output_path) as w:
@@ -46,11 +47,10 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    setup_cli_logging(args.quiet)
     from fastsim.detector import SimulationInputError, Simulator, load_card
-    from fastsim.generation.pileup import PileupLibraryError, default_pileup_library
-    from ntuplizer.io import NtuplizerInputError
+    from generation.pileup_library import PileupLibraryError, default_pileup_library
+    from jetclass2.delphes_tree import DelphesInputError
 
     try:
         card = load_card(args.card)
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
             logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
         sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed)
         resimulate(args.input, args.output, sim, batch=args.batch)
-    except (NtuplizerInputError, SimulationInputError, PileupLibraryError) as exc:
+    except (DelphesInputError, SimulationInputError, PileupLibraryError) as exc:
         print(f"fastsim: error: {exc}", file=sys.stderr)
         return 2
     return 0

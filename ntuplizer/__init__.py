@@ -4,8 +4,9 @@
 >>> ntuplizer.ntuplize(["delphes.root"], "jets.root", qcd_labels=True)
 >>> jets = ntuplizer.process_file("delphes.root")
 """
+from jetclass2.delphes_tree import DelphesInputError
+
 from .core import Settings, gen_jets, jet_substructure, ntuplize, process_events, process_file, reco_jets
-from .io import NtuplizerInputError
 from .labels import LABEL_NAMES, label_jets
 
-__all__ = ["Settings", "reco_jets", "gen_jets", "jet_substructure", "ntuplize", "process_events", "process_file", "NtuplizerInputError", "LABEL_NAMES", "label_jets"]
+__all__ = ["Settings", "reco_jets", "gen_jets", "jet_substructure", "ntuplize", "process_events", "process_file", "DelphesInputError", "LABEL_NAMES", "label_jets"]

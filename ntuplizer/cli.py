@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from . import core, io
+from jetclass2 import delphes_tree
+from jetclass2.logs import setup_cli_logging
+
+from . import core
 
 
 def main(argv=None) -> int:
@@ -21,14 +23,13 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk", type=int, default=1000, help="events per processing chunk (memory bound)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    setup_cli_logging(args.quiet)
     fmt = args.format or ("parquet" if args.output.endswith(".parquet") else "root")
     try:
         settings = core.Settings.from_config(args.config, jet_radius=args.jet_radius, qcd_labels=args.qcd_labels,
                                              min_jet_pt=args.min_jet_pt, max_jet_abs_eta=args.max_jet_abs_eta)
         summary = core.ntuplize(args.inputs, args.output, settings=settings, fmt=fmt, step=args.chunk)
-    except io.NtuplizerInputError as exc:
+    except delphes_tree.DelphesInputError as exc:
         print(f"ntuplize: error: {exc}", file=sys.stderr)
         return 2
     print(f"ntuplize: {summary.jets} jets from {summary.events} events -> {args.output} "

@@ -10,11 +10,14 @@ import awkward as ak
 import numpy as np
 import yaml
 
-from . import features, io, jets, labels, schema, writer
+from jetclass2 import delphes_tree
+from jetclass2.resources import resolve, resource
+
+from . import features, jets, labels, schema, writer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "ntuplizer.yaml"
+DEFAULT_CONFIG = resource("config/ntuplizer.yaml")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Settings:
 
         ``jet_radius`` selects the per-radius clustering thresholds of the file.
         """
-        path = Path(path) if path else DEFAULT_CONFIG
+        path = resolve(path) if path else DEFAULT_CONFIG
         with open(path) as f:
             cfg = yaml.safe_load(f)
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -66,14 +69,14 @@ class Settings:
         return replace(base, **{k: v for k, v in overrides.items() if k != "jet_radius"})
 
 
-def reco_jets(events: io.DelphesEvents, s: Settings):
+def reco_jets(events: delphes_tree.DelphesEvents, s: Settings):
     """Anti-kT PUPPI jets (pT-ordered) and their constituent indices into ``events.pfcands``."""
     c = events.pfcands
     usable = np.isfinite(c.E) & (c.E > 0)
     return jets.cluster(c.PT, c.MomentumEta, c.Phi, c.Mass, usable, s.jet_radius, s.reco_min_pt)
 
 
-def gen_jets(events: io.DelphesEvents, s: Settings):
+def gen_jets(events: delphes_tree.DelphesEvents, s: Settings):
     """Anti-kT GEN-jets of stable non-neutrino generator particles, with constituent indices."""
     p = events.particles
     apid = abs(p.PID)
@@ -118,7 +121,7 @@ def jet_substructure(collection: ak.Array, constituents: ak.Array, s: Settings, 
     return _observables(_constituent_p4(features.gather(flat, idx), eta=eta), s)
 
 
-def process_events(events: io.DelphesEvents, settings: Settings) -> ak.Array:
+def process_events(events: delphes_tree.DelphesEvents, settings: Settings) -> ak.Array:
     """JetClass-II records (one per selected, validly labelled jet) of a chunk of events."""
     s = settings
     n_events = len(events)
@@ -197,7 +200,7 @@ def process_events(events: io.DelphesEvents, settings: Settings) -> ak.Array:
 def process_file(path: str | Path, settings: Settings | None = None, step: int = 2000) -> ak.Array:
     """All JetClass-II jet records of one Delphes-format file (in memory)."""
     settings = settings or Settings.from_config()
-    chunks = [process_events(ev, settings) for ev in io.iterate_events(path, step=step)]
+    chunks = [process_events(ev, settings) for ev in delphes_tree.iterate_events(path, step=step)]
     chunks = [c for c in chunks if len(c)]
     return ak.concatenate(chunks) if chunks else schema.empty_record()
 
@@ -220,19 +223,19 @@ def ntuplize(inputs, output: str | Path, settings: Settings | None = None, fmt: 
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     if not inputs:
-        raise io.NtuplizerInputError("no input files given")
+        raise delphes_tree.DelphesInputError("no input files given")
     if settings is None:
         settings = Settings.from_config(**overrides)
     elif overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    trees = [io.open_tree(path) for path in inputs]  # fail fast, before any output exists
+    trees = [delphes_tree.open_tree(path) for path in inputs]  # fail fast, before any output exists
     summary = RunSummary()
     t0 = time.perf_counter()
     with writer.JetWriter(output, fmt=fmt) as w:
         for path, tree in zip(inputs, trees):
             n_file = tree.num_entries
             log.info("%s: %d events (R=%.1f, qcd_labels=%s)", path, n_file, settings.jet_radius, settings.qcd_labels)
-            for ev in io.iterate_events(path, step=step, tree=tree):
+            for ev in delphes_tree.iterate_events(path, step=step, tree=tree):
                 rec = process_events(ev, settings)
                 w.write(rec)
                 summary.events += len(ev)

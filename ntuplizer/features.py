@@ -10,12 +10,14 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from jetclass2.kinematics import wrap_phi
+
 from .jets import p4_from_ptetaphim
 
 
 def delta_phi(phi1, phi2):
     """phi1 - phi2 wrapped to (-pi, pi]."""
-    d = np.mod(np.asarray(phi1, dtype=np.float64) - phi2 + np.pi, 2 * np.pi) - np.pi
+    d = wrap_phi(np.asarray(phi1, dtype=np.float64) - phi2)
     return np.where(d <= -np.pi, d + 2 * np.pi, d)
 
 

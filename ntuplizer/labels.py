@@ -51,10 +51,10 @@ def _make_label_names() -> list[str]:
     for lep in ("ev", "mv", "tauev", "taumv", "tauhv"):
         names += ["X_YY_" + pair + lep for pair in ("bc", "cs", "bq", "cq", "sq", "qq")]
     # QCD: number of matched b, c, s partons (0, 1, >=2 each)
-    for nb in (2, 1, 0):
+    for n_b in (2, 1, 0):
         for nc in (2, 1, 0):
             for ns in (2, 1, 0):
-                flav = "b" * nb + "c" * nc + "s" * ns
+                flav = "b" * n_b + "c" * nc + "s" * ns
                 names.append("QCD_" + (flav or "light"))
     return names
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-F, I, B = "float32", "int32", "bool"
+F, I, B = "float32", "int32", "bool"  # noqa: E741 (dtype shorthands of the branch table)
 
 #: (name, dtype, jagged) in the order of the published JetClass-II files.
 BRANCHES: list[tuple[str, str, bool]] = [

@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import uproot
 
+from jetclass2.atomic import temporary_name
+
 from . import schema
 
 TREE_NAME = "tree"
@@ -34,7 +36,7 @@ class JetWriter:
             raise ValueError(f"unknown output format {fmt!r} (choose from {FORMATS})")
         self.path = Path(path)
         self.fmt = fmt
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.tmp = temporary_name(self.path)
         self.n_jets = 0
         self._file = None
         self._tree = None

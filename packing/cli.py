@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
+
+from jetclass2.logs import setup_cli_logging
 
 from .pack import PackingError, pack_category
 
@@ -19,8 +20,7 @@ def main(argv=None) -> int:
     ap.add_argument("--files-per-tarball", type=int, default=10)
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    setup_cli_logging(args.quiet)
     try:
         m = pack_category(args.category, args.inputs, args.outdir, args.jets_per_file, args.seed,
                           tuple(args.split), args.files_per_tarball)

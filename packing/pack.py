@@ -87,7 +87,7 @@ def pack_category(category: str, inputs: list[str | Path], outdir: str | Path, j
     with tempfile.TemporaryDirectory(prefix=f".pack_{category}_", dir=outdir) as tmpdir:
         writers: dict[int, pq.ParquetWriter] = {}
         pos = 0
-        for path, tree in zip(inputs, trees):
+        for _path, tree in zip(inputs, trees):
             for arr in tree.iterate(BRANCH_NAMES, step_size=chunk):
                 d = dest[pos:pos + len(arr)]
                 pos += len(arr)

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 import uproot
 
-from fastsim.cli import main as fastsim_main, resimulate
-from fastsim.delphes_format import COLLECTIONS, DelphesWriter
+from fastsim.cli import main as fastsim_main
+from fastsim.cli import resimulate
 from fastsim.detector import SimulationInputError, Simulator, load_card, recentre
 from fastsim.detector.propagation import propagate
 from fastsim.detector.tracking import reconstruct_tracks
-from fastsim.generation.pileup import PileupLibraryError, build_pileup_library, load_pileup_library
+from generation.pileup_library import PileupLibraryError, build_pileup_library, load_pileup_library
+from jetclass2.delphes_tree import COLLECTIONS, DelphesWriter
 from ntuplizer import process_file
 
 HBB = "delphes/hbb_m125_pt500_200events.root"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from fastsim.generation import samples
-from fastsim.generation.madgraph import render_job_cards
-from fastsim.generation.pythia_driver import PythiaGenerator
+from generation import samples
+from generation.madgraph import render_job_cards
+from generation.pythia_driver import PythiaGenerator
 
 FAST = ["PartonLevel:ISR = off", "PartonLevel:FSR = off", "PartonLevel:MPI = off", "HadronLevel:all = off"]  # hard process + decays
 
@@ -64,7 +64,7 @@ def test_bad_grid_values_are_rejected(cfg, point, message):
 ])
 def test_cli_rejects_bad_input_before_generating(tmp_path, args, message):
     out = tmp_path / "x.root"
-    r = subprocess.run([sys.executable, "-m", "fastsim.generation.cli", *args, "--job", "0", "-o", str(out)],
+    r = subprocess.run([sys.executable, "-m", "fastsim.job", *args, "--job", "0", "-o", str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 2 and message in r.stderr
     assert list(tmp_path.iterdir()) == []

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import uproot
 
-from fastsim.delphes_format import COLLECTIONS, DelphesWriter
-from ntuplizer import NtuplizerInputError, ntuplize
+from jetclass2.delphes_tree import COLLECTIONS, DelphesWriter
+from ntuplizer import DelphesInputError, ntuplize
 from ntuplizer.schema import BRANCH_NAMES
 from ntuplizer.writer import read_jets
 
@@ -66,7 +66,7 @@ def test_truncated_file(shared_dir, tmp_path):
     data = (shared_dir / RES2P).read_bytes()
     bad = tmp_path / "truncated.root"
     bad.write_bytes(data[: len(data) // 2])
-    with pytest.raises(NtuplizerInputError, match="truncated.root"):
+    with pytest.raises(DelphesInputError, match="truncated.root"):
         ntuplize([bad], tmp_path / "out.root")
     assert not (tmp_path / "out.root").exists()
 
@@ -81,12 +81,12 @@ def _particles_only(path, n_events=3):
 def test_missing_branch_and_wrong_tree(tmp_path):
     p = tmp_path / "gen_only.root"
     _particles_only(p)
-    with pytest.raises(NtuplizerInputError, match=r"missing branch.*ParticleFlowCandidate"):
+    with pytest.raises(DelphesInputError, match=r"missing branch.*ParticleFlowCandidate"):
         ntuplize([p], tmp_path / "out.root")
     other = tmp_path / "other.root"
     with uproot.recreate(other) as f:
         f.mktree("Events", {"x": np.float32}).extend({"x": np.zeros(3, np.float32)})
-    with pytest.raises(NtuplizerInputError, match="no TTree 'Delphes'"):
+    with pytest.raises(DelphesInputError, match="no TTree 'Delphes'"):
         ntuplize([other], tmp_path / "out.root")
     assert not (tmp_path / "out.root").exists()
 

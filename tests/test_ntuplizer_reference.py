@@ -5,10 +5,10 @@ import pyarrow.parquet as pq
 import pytest
 import uproot
 
+from jetclass2.delphes_tree import iterate_events
 from ntuplizer import Settings, process_file
 from ntuplizer.core import gen_jets, jet_substructure, reco_jets
-from ntuplizer.io import iterate_events
-from ntuplizer.schema import BRANCHES, BRANCH_NAMES
+from ntuplizer.schema import BRANCH_NAMES, BRANCHES
 
 HBB = "delphes/hbb_m125_pt500_200events.root"
 RES2P = "delphes/res2p_higgs2p_10events.root"
@@ -29,7 +29,7 @@ def test_schema_matches_published_jetclass2(shared_dir, hbb_jets):
     published = pq.read_schema(shared_dir / "jetclass2/jetclass2_sample_100jets.parquet")
     assert published.names == BRANCH_NAMES
     ref = ak.from_parquet(shared_dir / "jetclass2/jetclass2_sample_100jets.parquet")
-    for name, dtype, jagged in BRANCHES:
+    for name, _dtype, jagged in BRANCHES:
         ref_type = str(ak.type(ref[name]).content)
         our_type = str(ak.type(hbb_jets[name]).content)
         assert our_type == ref_type, name

@@ -4,11 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import uproot
-
 from test_workflow import REPO, TINY
 
 SETUP = REPO / ".ci" / "setup_slurm.sh"

@@ -2,6 +2,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,6 @@ import torch
 from ntuplizer.labels import LABEL_NAMES
 from training import data_config
 from training.groups import GROUPS, group_of, label_groups
-
-from pathlib import Path
 
 NETWORK = str(Path(__file__).resolve().parents[1] / "training" / "network_sophon.py")
 NTUPLES = ["hbb_m125_pt500_200events.ntuple.root", "res2p_higgs2p_10events.qcdlabels.ntuple.root"]

@@ -11,14 +11,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from jetclass2.resources import resolve, resource
+
 from .groups import GROUPS, label_groups
 
-DEFAULT_SETTINGS = Path(__file__).resolve().parents[1] / "config" / "training" / "sophon.yaml"
+DEFAULT_SETTINGS = resource("config/training/sophon.yaml")
 
 
 def build(settings_path=None, points: bool = True, reweight: bool = True) -> dict:
     """The weaver data configuration as a dict."""
-    s = yaml.safe_load(open(settings_path or DEFAULT_SETTINGS))
+    s = yaml.safe_load(open(resolve(settings_path) if settings_path else DEFAULT_SETTINGS))
     pt_lo, pt_hi = s["selection"]["jet_pt"]
     m_lo, m_hi = s["selection"]["jet_sdmass"]
     k = s["momentum_scale"]

@@ -42,7 +42,7 @@ def summarize(labels: np.ndarray, scores: np.ndarray) -> dict:
     """Accuracy, per-group accuracy (of the predicted class's group) and the group confusion matrix."""
     pred = scores.argmax(axis=1)
     group_index = np.empty(len(LABEL_NAMES), dtype=int)
-    for gi, (g, members) in enumerate(label_groups().items()):
+    for gi, (_g, members) in enumerate(label_groups().items()):
         group_index[members] = gi
     tg, pg = group_index[labels], group_index[pred]
     conf = np.zeros((len(GROUPS), len(GROUPS)), dtype=np.int64)

@@ -1,13 +1,12 @@
 """The fast-simulation card (YAML) and small helpers shared by the simulation stages."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CARD = REPO / "cards" / "delphes" / "fastsim_CMS_JetClassII.yaml"
+from jetclass2.resources import resolve, resource
+
+DEFAULT_CARD = resource("cards/delphes/fastsim_CMS_JetClassII.yaml")
 C_MM_PER_S = 2.99792458e11
 NEUTRINOS = (12, 14, 16)
 
@@ -22,7 +21,7 @@ def load_card(card=None) -> dict:
     """Read the fast-simulation card: a dict (returned as is), a YAML path, or None for the default."""
     if isinstance(card, dict):
         return card
-    path = Path(card) if card else DEFAULT_CARD
+    path = resolve(card) if card else DEFAULT_CARD
     if not path.exists():
         raise SimulationInputError(f"{path}: fast-simulation card not found")
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jetclass2.kinematics import wrap_phi
+
 GEV_PER_TESLA_METRE = 0.299792458
 
 
@@ -43,6 +45,6 @@ def propagate(px, py, pz, x, y, z, charge, fcard):
         # positive particles bend clockwise in a field along +z
         phi = phi0 - np.sign(charge) * turn
         eta = np.arcsinh(z_hit / np.maximum(r_xy, 1e-9))
-    phi = (phi + np.pi) % (2 * np.pi) - np.pi
+    phi = wrap_phi(phi)
     reached &= r_xy > 1.0  # particles that curl back onto the beam line leave no usable hit
     return eta, phi, reached

@@ -32,7 +32,7 @@ class Simulator:
     """
 
     def __init__(self, card=None, pileup_library=None, mean_pileup: float | None = None, seed: int = 1):
-        from fastsim.generation.pileup import load_pileup_library
+        from generation.pileup_library import load_pileup_library
 
         self.card = load_card(card)
         self.mean_pileup = float(self.card["pileup"]["mean"] if mean_pileup is None else mean_pileup)

@@ -1,24 +1,19 @@
-"""Command lines of the embedded generation: ``generate``, ``pileup-library``, ``render-cards``."""
+"""``generate``: one embedded production job, Pythia 8 generation and the fast detector simulation
+in one process, written as a Delphes-format file (the generator record alone with ``--detector none``)."""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 import time
-from pathlib import Path
 
-from . import samples
-from .pileup import DEFAULT_LIBRARY_EVENTS, PileupLibraryError, build_pileup_library, default_pileup_library
-from .pythia_driver import GenerationError, PythiaGenerator
+from generation import samples
+from generation.pileup_library import PileupLibraryError, default_pileup_library
+from generation.pythia_driver import GenerationError, PythiaGenerator
+from jetclass2.delphes_tree import DelphesWriter
+from jetclass2.logs import setup_cli_logging
 
 log = logging.getLogger("generate")
-
-RELABEL = {"Res2P_charged": {24: 37}}  # see cards/pythia/res2p_charged.cmnd
-
-
-def _logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
 
 
 def main(argv=None) -> int:
@@ -38,7 +33,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=100, help="events per simulation/write batch")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
-    _logging(args.quiet)
+    setup_cli_logging(args.quiet)
+    from fastsim.detector import Simulator, load_card
+
     try:
         cfg = samples.load_config(args.samples_config)
         if args.events < 0:
@@ -47,8 +44,6 @@ def main(argv=None) -> int:
         seed = samples.job_seed(args.seed, args.sample, args.job, "pythia")
         simulator = None
         if args.detector == "fastsim":
-            from fastsim.detector import Simulator, load_card
-
             card = load_card(args.detector_card)
             lib = args.pileup_library
             mean = card["pileup"]["mean"] if args.pileup_mean is None else args.pileup_mean
@@ -56,9 +51,7 @@ def main(argv=None) -> int:
                 lib = default_pileup_library(card["pileup"]["library_events"])
             simulator = Simulator(card, lib, mean_pileup=mean, seed=samples.job_seed(args.seed, args.sample, args.job, "detector"))
         log.info("job %d: %s, %d events, Pythia seed %d", args.job, point.describe(), args.events, seed)
-        gen = PythiaGenerator(samples.pythia_commands(cfg, point, seed), relabel=RELABEL.get(args.sample))
-        from fastsim.delphes_format import DelphesWriter
-
+        gen = PythiaGenerator(samples.pythia_commands(cfg, point, seed), relabel=samples.RELABEL.get(args.sample))
         t0 = time.perf_counter()
         with DelphesWriter(args.output) as writer:
             for batch in gen.generate(args.events, batch_size=args.batch):
@@ -68,46 +61,6 @@ def main(argv=None) -> int:
         print(f"generate: error: {exc}", file=sys.stderr)
         return 2
     print(f"generate: {args.events} events of {point.describe()} -> {args.output} ({dt:.1f} s)", file=sys.stderr)
-    return 0
-
-
-def pileup_main(argv=None) -> int:
-    """pileup-library: generate the minimum-bias library used for pile-up."""
-    ap = argparse.ArgumentParser(prog="pileup-library", description=pileup_main.__doc__.split(":", 1)[1].strip())
-    ap.add_argument("--events", type=int, default=DEFAULT_LIBRARY_EVENTS)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--samples-config", default=None)
-    ap.add_argument("-q", "--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    _logging(args.quiet)
-    try:
-        build_pileup_library(args.output, args.events, args.seed, args.samples_config)
-    except (PileupLibraryError, GenerationError) as exc:
-        print(f"pileup-library: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def render_cards_main(argv=None) -> int:
-    """render-cards: MadGraph and Pythia cards of one job, for the container path."""
-    from .madgraph import render_job_cards
-
-    ap = argparse.ArgumentParser(prog="render-cards", description=render_cards_main.__doc__.split(":", 1)[1].strip())
-    ap.add_argument("--sample", required=True)
-    ap.add_argument("--job", type=int, required=True)
-    ap.add_argument("--events", type=int, required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("-o", "--outdir", required=True)
-    ap.add_argument("--samples-config", default=None)
-    args = ap.parse_args(argv)
-    try:
-        files = render_job_cards(args.sample, args.job, args.events, args.seed, Path(args.outdir), args.samples_config)
-    except samples.GenerationConfigError as exc:
-        print(f"render-cards: error: {exc}", file=sys.stderr)
-        return 2
-    for f in files:
-        print(f)
     return 0
 
 

@@ -10,8 +10,12 @@ from string import Template
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SAMPLES_CONFIG = REPO / "config" / "samples.yaml"
+from jetclass2.resources import resolve, resource
+
+DEFAULT_SAMPLES_CONFIG = resource("config/samples.yaml")
+
+#: PDG id relabelling applied to the generator record of a sample (see cards/pythia/res2p_charged.cmnd)
+RELABEL = {"Res2P_charged": {24: 37}}
 
 
 class GenerationConfigError(ValueError):
@@ -19,7 +23,7 @@ class GenerationConfigError(ValueError):
 
 
 def load_config(path: str | Path | None = None) -> dict:
-    path = Path(path) if path else DEFAULT_SAMPLES_CONFIG
+    path = resolve(path) if path else DEFAULT_SAMPLES_CONFIG
     with open(path) as f:
         cfg = yaml.safe_load(f)
     cfg["_path"] = path
@@ -133,7 +137,7 @@ def render_card(path: str | Path, values: dict) -> list[str]:
     """Pythia command lines of a card with ``$name`` placeholders filled and ``#include`` expanded."""
     path = Path(path)
     if not path.is_absolute():
-        path = REPO / path
+        path = resolve(path)
     out = []
     for line in path.read_text().splitlines():
         m = _INCLUDE.match(line.strip())

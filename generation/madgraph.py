@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+from jetclass2.resources import resolve
+
 from . import samples
 
 # NNPDF3.1 NNLO (as_s = 0.118) in LHAPDF numbering, as in the reference production
@@ -28,7 +30,7 @@ def render_job_cards(sample: str, job: int, n_events: int, seed: int, outdir: Pa
     outdir.mkdir(parents=True, exist_ok=True)
     written = [_write_shower_card(cfg, sample, point, values["seed"], outdir)]
     for name, key in (("proc_card.dat", "process"), ("launch.dat", "launch")):
-        text = Template((samples.REPO / scfg["madgraph"][key]).read_text()).substitute(values)
+        text = Template(resolve(scfg["madgraph"][key]).read_text()).substitute(values)
         (outdir / name).write_text(text)
         written.append(outdir / name)
     return sorted(written)

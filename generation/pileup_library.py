@@ -10,6 +10,8 @@ from pathlib import Path
 
 import awkward as ak
 
+from jetclass2.atomic import atomic_output
+
 from .pythia_driver import PythiaGenerator
 from .samples import job_seed, load_config, render_card
 
@@ -34,12 +36,8 @@ def build_pileup_library(path: str | os.PathLike, n_events: int, seed: int, samp
     gen = PythiaGenerator(commands, final_only=True)
     log.info("building pile-up library %s: %d minimum-bias events (seed %d)", path, n_events, seed)
     events = ak.concatenate(list(gen.generate(n_events, batch_size=500, progress_every=1000)))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         ak.to_parquet(events, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
