@@ -35,7 +35,9 @@ class Settings:
     nsub_max: int
     max_abs_pz: float
     max_abs_eta: float
-    genjet_excluded_pids: tuple[int, ...] = field(default=(12, 14, 16))
+    genjet_excluded_pids: tuple[int, ...]
+    qcd_parton_status: int
+    qcd_parton_min_pt: float
     qcd_labels: bool = False
 
     @classmethod
@@ -65,6 +67,8 @@ class Settings:
             max_abs_pz=float(cfg["constituents"]["max_abs_pz"]),
             max_abs_eta=float(cfg["constituents"]["max_abs_eta"]),
             genjet_excluded_pids=tuple(int(p) for p in cfg["genjet_excluded_pids"]),
+            qcd_parton_status=int(cfg["qcd_partons"]["status"]),
+            qcd_parton_min_pt=float(cfg["qcd_partons"]["min_pt"]),
         )
         return replace(base, **{k: v for k, v in overrides.items() if k != "jet_radius"})
 
@@ -121,28 +125,30 @@ def jet_substructure(collection: ak.Array, constituents: ak.Array, s: Settings, 
     return _observables(_constituent_p4(features.gather(flat, idx), eta=eta), s)
 
 
-def process_events(events: delphes_tree.DelphesEvents, settings: Settings) -> ak.Array:
-    """JetClass-II records (one per selected, validly labelled jet) of a chunk of events."""
-    s = settings
-    n_events = len(events)
-    if n_events == 0:
-        return schema.empty_record()
+# PF-candidate and generator-particle fields gathered per jet constituent.
+PF_FIELDS = ("PID", "Charge", "PT", "Eta", "MomentumEta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ")
+GEN_FIELDS = ("PID", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
+
+
+def select_labelled_jets(events: delphes_tree.DelphesEvents, s: Settings):
+    """Reco jets passing the pT/|eta| selection that get a valid label.
+
+    Returns ``(jets, constituents, labels, aux)``, all events * jets.
+    """
     rjets, rcons = reco_jets(events, s)
     sel = (rjets.pt >= s.min_jet_pt) & (abs(rjets.eta) <= s.max_jet_abs_eta)
     rjets, rcons = rjets[sel], rcons[sel]
-    lab, aux = labels.label_jets(events.particles, rjets, s.jet_radius, s.qcd_labels)
+    lab, aux = labels.label_jets(events.particles, rjets, s.jet_radius, s.qcd_labels,
+                                 (s.qcd_parton_status, s.qcd_parton_min_pt))
     keep = lab >= 0
-    rjets, rcons, lab, aux = rjets[keep], rcons[keep], lab[keep], aux[keep]
-    n_per_event = np.asarray(ak.num(rjets))
-    if n_per_event.sum() == 0:
-        return schema.empty_record()
-    event_of_jet = np.repeat(np.arange(n_events), n_per_event)
+    return rjets[keep], rcons[keep], lab[keep], aux[keep]
 
-    # reco jet constituents
-    pf_fields = ("PID", "Charge", "PT", "Eta", "MomentumEta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ")
-    pf_flat, pf_off = _flat_columns(events.pfcands, pf_fields)
-    cons_idx = _global_index(ak.flatten(rcons, axis=1), pf_off, event_of_jet)
-    cons_cols = features.gather(pf_flat, cons_idx)
+
+def reco_jet_branches(events: delphes_tree.DelphesEvents, rjets: ak.Array, rcons: ak.Array, lab: ak.Array,
+                      event_of_jet: np.ndarray, s: Settings) -> dict:
+    """part_* and jet_* branches of the selected jets (flat over jets)."""
+    pf_flat, pf_off = _flat_columns(events.pfcands, PF_FIELDS)
+    cons_cols = features.gather(pf_flat, _global_index(ak.flatten(rcons, axis=1), pf_off, event_of_jet))
     # groomed observables from the momenta Delphes clustered; constituent features from the
     # stored (pT, eta, phi, m), as the reference macro computes them
     sdmass, taus = _observables(_constituent_p4(cons_cols, eta="MomentumEta"), s)
@@ -158,42 +164,70 @@ def process_events(events: delphes_tree.DelphesEvents, settings: Settings) -> ak
         **{f"jet_tau{i + 1}": taus[:, i] for i in range(4)},
         "jet_label": np.asarray(ak.flatten(lab)),
     })
+    return out
 
-    # GEN-jets matched to the kept reco jets, in pT order
+
+def _at_match(values, match: np.ndarray, has_gen: np.ndarray) -> np.ndarray:
+    """``values`` of the matched GEN-jet per reco jet, 0 where a reco jet has none."""
+    out = np.zeros(len(match))
+    out[has_gen] = np.asarray(values, dtype=np.float64)[match[has_gen]]
+    return out
+
+
+def genjet_branches(events: delphes_tree.DelphesEvents, rjets: ak.Array, event_of_jet: np.ndarray,
+                    s: Settings) -> dict:
+    """genpart_* and genjet_* branches: the GEN-jet matched to each reco jet (zeros and empty
+    lists for a reco jet without one)."""
     gjets, gcons = gen_jets(events, s)
     match = jets.match_genjets(rjets, gjets, s.jet_radius)
     has_gen = match >= 0
+    matched = match[has_gen]
     gflat = ak.flatten(gjets)
-    gcons_flat = ak.flatten(gcons, axis=1)
-    gen_event = np.repeat(np.arange(n_events), np.asarray(ak.num(gjets)))
-    gp_fields = ("PID", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
-    gp_flat, gp_off = _flat_columns(events.particles, gp_fields)
-    safe = np.where(has_gen, match, 0)
-    gidx = _global_index(gcons_flat[safe] if len(gflat) else ak.Array([[]] * len(match)), gp_off,
-                         gen_event[safe] if len(gflat) else np.zeros(len(match), dtype=np.int64))
-    gidx = ak.mask(gidx, has_gen)
-    gidx = ak.fill_none(gidx, [], axis=0)
-    g_cols = features.gather(gp_flat, gidx)
+    gen_event = np.repeat(np.arange(len(events)), np.asarray(ak.num(gjets)))
+    gp_flat, gp_off = _flat_columns(events.particles, GEN_FIELDS)
+    # constituents of the matched GEN-jets, spread over all reco jets (none for the unmatched)
+    idx_matched = _global_index(ak.flatten(gcons, axis=1)[matched], gp_off, gen_event[matched])
+    counts = np.zeros(len(match), dtype=np.int64)
+    counts[has_gen] = np.asarray(ak.num(idx_matched))
+    g_cols = features.gather(gp_flat, ak.unflatten(np.asarray(ak.flatten(idx_matched), dtype=np.int64), counts))
     g_sd = np.zeros(len(match))
     if has_gen.any():
         # the GEN-jet record has no N-subjettiness: soft drop only
         g_sd[has_gen], _ = _observables(_constituent_p4({k: v[has_gen] for k, v in g_cols.items()}), s, taus=False)
     g_sorted, g_p4 = features.select_and_sort(g_cols, s.max_abs_pz, s.max_abs_eta)
-    out.update(features.genparticle_features(g_sorted, g_p4, jet_eta, jet_phi, events.pv_z[event_of_jet],
-                                             events.pv_t[event_of_jet], events.has_vertex[event_of_jet]))
-    pick = lambda a: np.where(has_gen, np.asarray(a, dtype=np.float64)[safe], 0.0) if len(gflat) else np.zeros(len(match))  # noqa: E731
+    fj = ak.flatten(rjets)
+    out = features.genparticle_features(g_sorted, g_p4, np.asarray(fj.eta, dtype=np.float64),
+                                        np.asarray(fj.phi, dtype=np.float64), events.pv_z[event_of_jet],
+                                        events.pv_t[event_of_jet], events.has_vertex[event_of_jet])
     out.update({
-        "genjet_pt": pick(gflat.pt) if len(gflat) else np.zeros(len(match)),
-        "genjet_eta": pick(gflat.eta) if len(gflat) else np.zeros(len(match)),
-        "genjet_phi": pick(gflat.phi) if len(gflat) else np.zeros(len(match)),
-        "genjet_energy": pick(gflat.E) if len(gflat) else np.zeros(len(match)),
-        "genjet_sdmass": np.where(has_gen, g_sd, 0.0),
+        "genjet_pt": _at_match(gflat.pt, match, has_gen),
+        "genjet_eta": _at_match(gflat.eta, match, has_gen),
+        "genjet_phi": _at_match(gflat.phi, match, has_gen),
+        "genjet_energy": _at_match(gflat.E, match, has_gen),
+        "genjet_sdmass": g_sd,
         "genjet_nparticles": np.where(has_gen, np.asarray(ak.num(g_sorted["PT"])), 0),
     })
+    return out
 
+
+def aux_branches(aux: ak.Array) -> dict:
+    """aux_genpart_* branches: the generator particles behind each jet's label."""
     flat_aux = ak.flatten(aux, axis=1)
-    for f in labels.AUX_FIELDS:
-        out[f"aux_genpart_{f}"] = flat_aux[f]
+    return {f"aux_genpart_{f}": flat_aux[f] for f in labels.AUX_FIELDS}
+
+
+def process_events(events: delphes_tree.DelphesEvents, settings: Settings) -> ak.Array:
+    """JetClass-II records (one per selected, validly labelled jet) of a chunk of events."""
+    if len(events) == 0:
+        return schema.empty_record()
+    rjets, rcons, lab, aux = select_labelled_jets(events, settings)
+    n_per_event = np.asarray(ak.num(rjets))
+    if n_per_event.sum() == 0:
+        return schema.empty_record()
+    event_of_jet = np.repeat(np.arange(len(events)), n_per_event)
+    out = reco_jet_branches(events, rjets, rcons, lab, event_of_jet, settings)
+    out.update(genjet_branches(events, rjets, event_of_jet, settings))
+    out.update(aux_branches(aux))
     return schema.conform(out)
 
 

@@ -4,7 +4,7 @@ The rules follow the reference production's truth matching (jet-universe/jetclas
 ``FatJetMatching.h``): for each reco jet the resonances X (|PDG| 25, 35, 37) are tried in
 record order, each followed through its chain of copies; X -> 2 prongs (quarks, gluons, e,
 mu, tau pairs), X -> Y Y -> 3 or 4 matched prongs, and optionally QCD labels from the b/c/s
-quarks right before hadronization (status 71). A jet without a valid label gets -1 and is
+quarks right before hadronization (status and pT threshold: ``qcd_partons`` in config/ntuplizer.yaml). A jet without a valid label gets -1 and is
 skipped by the ntuplizer.
 
 The decay-chain walks run in one numba kernel over the flattened generator record (event
@@ -17,6 +17,9 @@ import logging
 import awkward as ak
 import numba as nb
 import numpy as np
+import yaml
+
+from jetclass2.resources import resource
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +145,53 @@ def _build_tables():
 _X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS, _QCD = _build_tables()
 assert len(_YY_KEYS) == sum(n.startswith("X_YY_") for n in LABEL_NAMES), "ambiguous X_YY prong multisets"
 
+# Roles of the particles written to the aux_genpart_* lists, one flag branch per role, in the
+# order a jet's list holds them.
+ROLE_X, ROLE_Y, ROLE_DECAY_PRODUCT, ROLE_TAU_DECAY_PRODUCT, ROLE_QCD_PARTON = range(5)
+ROLE_FLAGS = ("isResX", "isResY", "isResDecayProd", "isTauDecayProd", "isQcdParton")
+
 # Anomalies counted by the kernel (the reference aborts on them; they do not occur in the samples).
+STAT_X_DAUGHTERS, STAT_YY_DAUGHTERS, STAT_YY_COMBINATION, STAT_X_BS = range(4)
 _STAT_REASONS = ("X without exactly two daughters", "Y Y without 2+2 daughters",
-                 "unlisted X->YY prong combination", "unlisted 2-prong flavour (X_bs)", "aux buffer overflow")
+                 "unlisted X->YY prong combination", "unlisted 2-prong flavour (X_bs)")
+
+# How a Y decays, judged by its first daughter (the hadronic Y is put first).
+Y_DECAY_UNKNOWN, Y_DECAY_HADRONIC, Y_DECAY_LEPTONIC = 0, 1, 2
+YY_PRONGS = 4              # X -> Y Y -> 2 + 2 decay products
+YY_MIN_MATCHED_PRONGS = 3  # of which at least this many lie inside the jet
+
+LABEL_X_TAUHTAUE, LABEL_X_TAUHTAUM, LABEL_X_TAUHTAUH = (
+    LABEL_INDEX["X_tauhtaue"], LABEL_INDEX["X_tauhtaum"], LABEL_INDEX["X_tauhtauh"])
 
 # ---------------------------------------------------------------------------------------------
 # The kernel. Indices inside are event-local; every record access is bounds-checked so that a
-# corrupt record gives an invalid jet, never a crash.
+# corrupt record gives an invalid jet, never a crash. Arguments travel in tuples:
+#   rec    = (pid, d1, d2, eta, phi) of one event's generator record
+#   jet    = (eta, phi, radius)
+#   buf    = (res, dec, taub): the X and Y copies, decay products, tau decay products of a match
+#   tables = (x2p, ymode, token, yy_keys, yy_vals) from _build_tables
 
 
 @nb.njit(cache=True)
 def _dr(eta, phi, i, jeta, jphi):
     dphi = (phi[i] - jphi + np.pi) % (2.0 * np.pi) - np.pi
     return np.hypot(eta[i] - jeta, dphi)
+
+
+@nb.njit(cache=True)
+def _jet_dr(rec, i, jet):
+    """Distance of particle i from the jet axis."""
+    return _dr(rec[3], rec[4], i, jet[0], jet[1])
+
+
+@nb.njit(cache=True)
+def _inside(rec, i, jet):
+    return _jet_dr(rec, i, jet) < jet[2]
+
+
+@nb.njit(cache=True)
+def _is_quark_or_gluon(apid):
+    return (D <= apid <= B) or apid == GLUON
 
 
 @nb.njit(cache=True)
@@ -216,262 +253,322 @@ def _push_daughters(t, d1, d2, n, buf, nbuf):
     return nbuf
 
 
+# --- X -> 2 prongs -------------------------------------------------------------------------------
+
 @nb.njit(cache=True)
-def _match_resonance(x0, pid, d1, d2, eta, phi, n, jeta, jphi, r, processed,
-                     res, dec, taub, x2p, ymode_tab, tok_tab, yy_keys, yy_vals, stats):
-    """Label of the jet from resonance x0; fills res/dec/taub. Returns (label, nres, ndec, ntau)."""
-    nres = ndec = ntau = 0
-    x = _final_copy(x0, pid, d1, d2, n, processed)
-    res[0] = x
-    nres = 1
-    a, b = _dau_range(x, d1, d2, n)
-    if b - a != 2:
-        stats[0] += 1
-        return -1, nres, ndec, ntau
-    q1, q2 = a, a + 1
-    p1, p2 = abs(pid[q1]), abs(pid[q2])
-
-    if (p1 == H_PLUS and p2 == H_PLUS) or (p1 == H0_HEAVY and p2 == H0_HEAVY):
-        # X -> Y Y: collect both Ys' daughters, remember whether each Y decays hadronically
-        ymodes = np.zeros(2, np.int64)  # 0 none, 1 hadronic, 2 leptonic (from its first daughter)
-        yy = np.empty(4, np.int64)
-        nyy = 0
-        for iy in range(2):
-            yf = _final_copy(a + iy, pid, d1, d2, n, processed)
-            res[nres] = yf
-            nres += 1
-            ya, yb = _dau_range(yf, d1, d2, n)
-            for k in range(ya, yb):
-                if k == ya:
-                    ap = abs(pid[k])
-                    ymodes[iy] = 1 if ((1 <= ap <= 5) or ap == 21) else 2
-                if nyy < 4:
-                    yy[nyy] = k
-                nyy += 1
-        if ymodes[0] == 2 and ymodes[1] == 2:
-            return -1, nres, ndec, ntau
-        if nyy != 4:
-            stats[1] += 1
-            return -1, nres, ndec, ntau
-        if ymodes[0] == 2 and ymodes[1] == 1:  # hadronic Y first
-            yy[0], yy[2] = yy[2], yy[0]
-            yy[1], yy[3] = yy[3], yy[1]
-            ymodes[0], ymodes[1] = 1, 2
-        if ymodes[1] == 2:  # charged lepton before its neutrino
-            ap = abs(pid[yy[2]])
-            if ap == NU_E or ap == NU_MU or ap == NU_TAU:
-                yy[2], yy[3] = yy[3], yy[2]
-        for k in range(4):  # decay products in this order (before any tau swap)
-            dec[k] = yy[k]
-        ndec = 4
-
-        mode = np.zeros(2, np.int64)
-        matched = np.zeros(4, np.bool_)
-        for iy in range(2):
-            u, v = yy[2 * iy], yy[2 * iy + 1]
-            pu, pv = abs(pid[u]), abs(pid[v])
-            if (1 <= pu <= NU_MU) or pu == GLUON:
-                mode[iy] = Y_PAIR if _tab2(ymode_tab, pu, pv) else Y_NONE
-                matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
-                matched[2 * iy + 1] = pv != NU_E and pv != NU_MU and _dr(eta, phi, v, jeta, jphi) < r
-            elif pu == TAU and pv == TAU:
-                tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
-                tv, mv_ = _tau_decay(v, pid, d1, d2, n, processed)
-                ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
-                ntau = _push_daughters(tv, d1, d2, n, taub, ntau)
-                if mu_ != TAU_H and mv_ == TAU_H:  # hadronic tau first
-                    u, v = v, u
-                    tu, tv = tv, tu
-                    mu_, mv_ = mv_, mu_
-                    yy[2 * iy], yy[2 * iy + 1] = u, v
-                if mu_ == TAU_H:
-                    if mv_ == TAU_E or mv_ == TAU_MU:
-                        mode[iy] = Y_TAUHTAUE if mv_ == TAU_E else Y_TAUHTAUM
-                        matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
-                        matched[2 * iy + 1] = _dr(eta, phi, d1[tv], jeta, jphi) < r
-                    else:
-                        mode[iy] = Y_TAUHTAUH
-                        matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
-                        matched[2 * iy + 1] = _dr(eta, phi, v, jeta, jphi) < r
-            elif pu == TAU and pv == NU_TAU:
-                tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
-                ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
-                if mu_ == TAU_E or mu_ == TAU_MU:
-                    mode[iy] = Y_TAUEV if mu_ == TAU_E else Y_TAUMV
-                    matched[2 * iy] = _dr(eta, phi, d1[tu], jeta, jphi) < r
-                else:
-                    mode[iy] = Y_TAUHV
-                    matched[2 * iy] = _dr(eta, phi, u, jeta, jphi) < r
-        if mode[0] == Y_NONE or mode[1] == Y_NONE:
-            return -1, nres, ndec, ntau
-        if Y_TAUHTAUE <= mode[1] <= Y_TAUHTAUH and not (matched[2] and matched[3]):
-            return -1, nres, ndec, ntau
-        if matched.sum() < 3:
-            return -1, nres, ndec, ntau
-        key = 0
-        for iy in range(2):
-            if mode[iy] == Y_PAIR:
-                for j in range(2):
-                    ap = abs(pid[yy[2 * iy + j]])
-                    if matched[2 * iy + j] or ap == NU_E or ap == NU_MU:
-                        if ap < tok_tab.shape[0] and tok_tab[ap] >= 0:
-                            key += _KEY_BASE ** tok_tab[ap]
-            else:
-                key += _KEY_BASE ** _YMODE_TOKEN[mode[iy]]
-        pos = np.searchsorted(yy_keys, key)
-        if pos < yy_keys.shape[0] and yy_keys[pos] == key:
-            return yy_vals[pos], nres, ndec, ntau
-        stats[2] += 1
-        return -1, nres, ndec, ntau
-
-    if p1 == TAU and p2 == TAU:
-        dr1 = _dr(eta, phi, q1, jeta, jphi)
-        dr2 = _dr(eta, phi, q2, jeta, jphi)
-        t1, m1 = _tau_decay(q1, pid, d1, d2, n, processed)
-        t2, m2 = _tau_decay(q2, pid, d1, d2, n, processed)
-        if m1 != TAU_H and m2 == TAU_H:  # hadronic tau first
-            q1, q2 = q2, q1
-            dr1, dr2 = dr2, dr1
-            t1, t2 = t2, t1
-            m1, m2 = m2, m1
-        label = -1
-        if m1 == TAU_H and dr1 < r:
-            dec[0] = q1
-            ndec = 1
-            ntau = _push_daughters(t1, d1, d2, n, taub, ntau)
-            if (m2 == TAU_E or m2 == TAU_MU) and _dr(eta, phi, d1[t2], jeta, jphi) < r:
-                dec[1] = q2
-                ndec = 2
-                ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
-                label = TAUHTAUE if m2 == TAU_E else TAUHTAUM
-            elif m2 == TAU_H and dr2 < r:
-                dec[1] = q2
-                ndec = 2
-                ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
-                label = TAUHTAUH
-        return label, nres, ndec, ntau
-
-    # X -> 2 prongs: the prong closer to the jet first
-    dr1 = _dr(eta, phi, q1, jeta, jphi)
-    dr2 = _dr(eta, phi, q2, jeta, jphi)
+def _match_x_two_prongs(first, rec, jet, dec, x2p, stats):
+    """X -> 2 quarks/gluons/e/mu, both inside the jet, the closer one first. Returns (label, ndec)."""
+    pid = rec[0]
+    q1, q2 = first, first + 1
+    dr1, dr2 = _jet_dr(rec, q1, jet), _jet_dr(rec, q2, jet)
     if dr1 > dr2:
         q1, q2 = q2, q1
         dr1, dr2 = dr2, dr1
-    if dr1 < r and dr2 < r:
-        dec[0] = q1
-        dec[1] = q2
-        ndec = 2
-        a1, a2 = abs(pid[q1]), abs(pid[q2])
-        if a1 < x2p.shape[0] and a2 < x2p.shape[1]:
-            lab = x2p[a1, a2]
-            if lab < 0 and ((a1 == 5 and a2 == 3) or (a1 == 3 and a2 == 5)):
-                stats[3] += 1
-            return lab, nres, ndec, ntau
-    return -1, nres, ndec, ntau
+    if not (dr1 < jet[2] and dr2 < jet[2]):
+        return INVALID, 0
+    dec[0], dec[1] = q1, q2
+    a1, a2 = abs(pid[q1]), abs(pid[q2])
+    if a1 >= x2p.shape[0] or a2 >= x2p.shape[1]:
+        return INVALID, 2
+    label = x2p[a1, a2]
+    if label < 0 and ((a1 == B and a2 == S) or (a1 == S and a2 == B)):
+        stats[STAT_X_BS] += 1
+    return label, 2
 
 
-TAUHTAUE, TAUHTAUM, TAUHTAUH = LABEL_INDEX["X_tauhtaue"], LABEL_INDEX["X_tauhtaum"], LABEL_INDEX["X_tauhtauh"]
+# --- X -> tau tau --------------------------------------------------------------------------------
+
+@nb.njit(cache=True)
+def _match_x_tautau(first, rec, jet, processed, dec, taub):
+    """X -> tau_h tau_(e|mu|h): the hadronic tau inside the jet, the other tau (its lepton for a
+    leptonic decay) too. Returns (label, ndec, ntau)."""
+    pid, d1, d2 = rec[0], rec[1], rec[2]
+    n = pid.shape[0]
+    q1, q2 = first, first + 1
+    in1, in2 = _inside(rec, q1, jet), _inside(rec, q2, jet)
+    t1, m1 = _tau_decay(q1, pid, d1, d2, n, processed)
+    t2, m2 = _tau_decay(q2, pid, d1, d2, n, processed)
+    if m1 != TAU_H and m2 == TAU_H:  # hadronic tau first
+        q1, q2, in1, in2, t1, t2, m1, m2 = q2, q1, in2, in1, t2, t1, m2, m1
+    if not (m1 == TAU_H and in1):
+        return INVALID, 0, 0
+    dec[0] = q1
+    ntau = _push_daughters(t1, d1, d2, n, taub, 0)
+    if (m2 == TAU_E or m2 == TAU_MU) and _inside(rec, d1[t2], jet):
+        label = LABEL_X_TAUHTAUE if m2 == TAU_E else LABEL_X_TAUHTAUM
+    elif m2 == TAU_H and in2:
+        label = LABEL_X_TAUHTAUH
+    else:
+        return INVALID, 1, ntau
+    dec[1] = q2
+    ntau = _push_daughters(t2, d1, d2, n, taub, ntau)
+    return label, 2, ntau
+
+
+# --- X -> Y Y -> 3 or 4 prongs -------------------------------------------------------------------
+
+@nb.njit(cache=True)
+def _collect_yy_products(first, rec, processed, res):
+    """Last copies of both Ys (into res[1], res[2]) and their daughters in record order.
+
+    Returns (products[4], number of products, how each Y decays)."""
+    pid, d1, d2 = rec[0], rec[1], rec[2]
+    n = pid.shape[0]
+    kinds = np.zeros(2, np.int64)
+    products = np.empty(YY_PRONGS, np.int64)
+    count = 0
+    for iy in range(2):
+        y = _final_copy(first + iy, pid, d1, d2, n, processed)
+        res[1 + iy] = y
+        ya, yb = _dau_range(y, d1, d2, n)
+        if yb > ya:
+            kinds[iy] = Y_DECAY_HADRONIC if _is_quark_or_gluon(abs(pid[ya])) else Y_DECAY_LEPTONIC
+        for k in range(ya, yb):
+            if count < YY_PRONGS:
+                products[count] = k
+            count += 1
+    return products, count, kinds
 
 
 @nb.njit(cache=True)
-def _label_kernel(pid, status, d1, d2, pt, eta, phi, p_off, jet_eta, jet_phi, j_off, r, qcd,
-                  x2p, ymode_tab, tok_tab, yy_keys, yy_vals, qcd_tab):
+def _order_yy_products(pid, yy, kinds):
+    """The hadronic Y's products first; a leptonic Y's charged lepton before its neutrino."""
+    if kinds[0] == Y_DECAY_LEPTONIC and kinds[1] == Y_DECAY_HADRONIC:
+        yy[0], yy[2] = yy[2], yy[0]
+        yy[1], yy[3] = yy[3], yy[1]
+        kinds[0], kinds[1] = Y_DECAY_HADRONIC, Y_DECAY_LEPTONIC
+    if kinds[1] == Y_DECAY_LEPTONIC:
+        ap = abs(pid[yy[2]])
+        if ap == NU_E or ap == NU_MU or ap == NU_TAU:
+            yy[2], yy[3] = yy[3], yy[2]
+
+
+@nb.njit(cache=True)
+def _match_y(iy, rec, jet, processed, yy, matched, taub, ntau, ymode_tab):
+    """Decay mode of Y number iy (Y_* constants) and which of its two products are inside the jet
+    (``matched[2 iy]``, ``matched[2 iy + 1]``); tau decay products go to taub. Returns (mode, ntau)."""
+    pid, d1, d2 = rec[0], rec[1], rec[2]
+    n = pid.shape[0]
+    u, v = yy[2 * iy], yy[2 * iy + 1]
+    pu, pv = abs(pid[u]), abs(pid[v])
+    if (D <= pu <= NU_MU) or pu == GLUON:  # quark, gluon, e or mu pair (neutrinos never match)
+        matched[2 * iy] = _inside(rec, u, jet)
+        matched[2 * iy + 1] = pv != NU_E and pv != NU_MU and _inside(rec, v, jet)
+        return (Y_PAIR if _tab2(ymode_tab, pu, pv) else Y_NONE), ntau
+    if pu == TAU and pv == TAU:
+        tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
+        tv, mv_ = _tau_decay(v, pid, d1, d2, n, processed)
+        ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
+        ntau = _push_daughters(tv, d1, d2, n, taub, ntau)
+        if mu_ != TAU_H and mv_ == TAU_H:  # hadronic tau first
+            u, v, tu, tv, mu_, mv_ = v, u, tv, tu, mv_, mu_
+            yy[2 * iy], yy[2 * iy + 1] = u, v
+        if mu_ != TAU_H:
+            return Y_NONE, ntau
+        matched[2 * iy] = _inside(rec, u, jet)
+        if mv_ == TAU_E or mv_ == TAU_MU:  # the leptonic tau is seen through its lepton
+            matched[2 * iy + 1] = _inside(rec, d1[tv], jet)
+            return (Y_TAUHTAUE if mv_ == TAU_E else Y_TAUHTAUM), ntau
+        matched[2 * iy + 1] = _inside(rec, v, jet)
+        return Y_TAUHTAUH, ntau
+    if pu == TAU and pv == NU_TAU:
+        tu, mu_ = _tau_decay(u, pid, d1, d2, n, processed)
+        ntau = _push_daughters(tu, d1, d2, n, taub, ntau)
+        if mu_ == TAU_E or mu_ == TAU_MU:
+            matched[2 * iy] = _inside(rec, d1[tu], jet)
+            return (Y_TAUEV if mu_ == TAU_E else Y_TAUMV), ntau
+        matched[2 * iy] = _inside(rec, u, jet)
+        return Y_TAUHV, ntau
+    return Y_NONE, ntau
+
+
+@nb.njit(cache=True)
+def _yy_label(pid, yy, mode, matched, tok_tab, yy_keys, yy_vals, stats):
+    """Label of the matched Y Y prongs: the multiset of their tokens, looked up in yy_keys."""
+    if mode[0] == Y_NONE or mode[1] == Y_NONE:
+        return INVALID
+    if Y_TAUHTAUE <= mode[1] <= Y_TAUHTAUH and not (matched[2] and matched[3]):
+        return INVALID
+    if matched.sum() < YY_MIN_MATCHED_PRONGS:
+        return INVALID
+    key = 0
+    for iy in range(2):
+        if mode[iy] == Y_PAIR:
+            for j in range(2):
+                ap = abs(pid[yy[2 * iy + j]])
+                if matched[2 * iy + j] or ap == NU_E or ap == NU_MU:
+                    if ap < tok_tab.shape[0] and tok_tab[ap] >= 0:
+                        key += _KEY_BASE ** tok_tab[ap]
+        else:
+            key += _KEY_BASE ** _YMODE_TOKEN[mode[iy]]
+    pos = np.searchsorted(yy_keys, key)
+    if pos < yy_keys.shape[0] and yy_keys[pos] == key:
+        return yy_vals[pos]
+    stats[STAT_YY_COMBINATION] += 1
+    return INVALID
+
+
+@nb.njit(cache=True)
+def _match_yy(first, rec, jet, processed, buf, tables, stats):
+    """X -> Y Y (first: index of the first Y). Returns (label, ndec, ntau)."""
+    res, dec, taub = buf
+    yy, count, kinds = _collect_yy_products(first, rec, processed, res)
+    if kinds[0] == Y_DECAY_LEPTONIC and kinds[1] == Y_DECAY_LEPTONIC:
+        return INVALID, 0, 0
+    if count != YY_PRONGS:
+        stats[STAT_YY_DAUGHTERS] += 1
+        return INVALID, 0, 0
+    _order_yy_products(rec[0], yy, kinds)
+    dec[:YY_PRONGS] = yy  # decay products in this order (before any tau swap)
+    mode = np.zeros(2, np.int64)
+    matched = np.zeros(YY_PRONGS, np.bool_)
+    ntau = 0
+    for iy in range(2):
+        mode[iy], ntau = _match_y(iy, rec, jet, processed, yy, matched, taub, ntau, tables[1])
+    return _yy_label(rec[0], yy, mode, matched, tables[2], tables[3], tables[4], stats), YY_PRONGS, ntau
+
+
+# --- one resonance, one jet ----------------------------------------------------------------------
+
+@nb.njit(cache=True)
+def _match_resonance(x0, rec, jet, processed, buf, tables, stats):
+    """Label of the jet from resonance x0 (-1: none); fills buf. Returns (label, nres, ndec, ntau)."""
+    pid, d1, d2 = rec[0], rec[1], rec[2]
+    n = pid.shape[0]
+    x = _final_copy(x0, pid, d1, d2, n, processed)
+    buf[0][0] = x
+    a, b = _dau_range(x, d1, d2, n)
+    if b - a != 2:
+        stats[STAT_X_DAUGHTERS] += 1
+        return INVALID, 1, 0, 0
+    p1, p2 = abs(pid[a]), abs(pid[a + 1])
+    if (p1 == H_PLUS and p2 == H_PLUS) or (p1 == H0_HEAVY and p2 == H0_HEAVY):
+        label, ndec, ntau = _match_yy(a, rec, jet, processed, buf, tables, stats)
+        return label, 3, ndec, ntau
+    if p1 == TAU and p2 == TAU:
+        label, ndec, ntau = _match_x_tautau(a, rec, jet, processed, buf[1], buf[2])
+        return label, 1, ndec, ntau
+    label, ndec = _match_x_two_prongs(a, rec, jet, buf[1], tables[0], stats)
+    return label, 1, ndec, 0
+
+
+# --- per event, per jet --------------------------------------------------------------------------
+
+@nb.njit(cache=True)
+def _event_candidates(pid, status, pt, qcd_status, qcd_min_pt):
+    """Resonance candidates and QCD parton candidates (b/c/s/u/d quarks of the given status
+    above qcd_min_pt) of one event, in record order."""
+    n = pid.shape[0]
+    resonances = np.empty(n, np.int64)
+    nres = 0
+    partons = np.empty(n, np.int64)
+    npart = 0
+    for i in range(n):
+        ap = abs(pid[i])
+        if ap == H0_SM or ap == H0_HEAVY or ap == H_PLUS:
+            resonances[nres] = i
+            nres += 1
+        elif D <= ap <= B and status[i] == qcd_status and pt[i] > qcd_min_pt:
+            partons[npart] = i
+            npart += 1
+    return resonances[:nres], partons[:npart]
+
+
+@nb.njit(cache=True)
+def _label_from_resonances(resonances, rec, jet, processed, buf, tables, stats):
+    """The first resonance (record order, chains of copies tried once) that labels the jet."""
+    label, nres, ndec, ntau = INVALID, 0, 0, 0
+    for i in resonances:
+        if processed[i]:
+            continue
+        processed[i] = True
+        label, nres, ndec, ntau = _match_resonance(i, rec, jet, processed, buf, tables, stats)
+        if label >= 0:
+            break
+    return label, nres, ndec, ntau
+
+
+@nb.njit(cache=True)
+def _qcd_label(partons, rec, jet, qcdb, qcd_tab):
+    """QCD label from the numbers of b, c and s partons inside the jet (those go to qcdb)."""
+    pid = rec[0]
+    n_b = n_c = n_s = 0
+    nq = 0
+    for i in partons:
+        if _inside(rec, i, jet):
+            qcdb[nq] = i
+            nq += 1
+            ap = abs(pid[i])
+            if ap == B:
+                n_b += 1
+            elif ap == C:
+                n_c += 1
+            elif ap == S:
+                n_s += 1
+    return qcd_tab[min(n_b, 2), min(n_c, 2), min(n_s, 2)], nq
+
+
+@nb.njit(cache=True)
+def _append(out_idx, out_role, n_out, offset, idx, count, role):
+    """Append idx[:count] (+ offset) with one role; grows the buffers when full."""
+    if n_out + count > out_idx.shape[0]:
+        new_cap = 2 * (n_out + count) + 16
+        tmp_i = np.empty(new_cap, np.int64)
+        tmp_r = np.empty(new_cap, np.int8)
+        tmp_i[:n_out] = out_idx[:n_out]
+        tmp_r[:n_out] = out_role[:n_out]
+        out_idx, out_role = tmp_i, tmp_r
+    for k in range(count):
+        out_idx[n_out] = offset + idx[k]
+        out_role[n_out] = role
+        n_out += 1
+    return out_idx, out_role, n_out
+
+
+@nb.njit(cache=True)
+def _label_kernel(cols, p_off, jet_eta, jet_phi, j_off, r, qcd, qcd_status, qcd_min_pt, tables, qcd_tab):
+    """Labels of all jets; cols = flattened (pid, status, d1, d2, pt, eta, phi) of the records.
+
+    Returns (labels, aux particles per jet, their global indices, their roles, anomaly counts)."""
+    pid, status, d1, d2, pt, eta, phi = cols
     n_jets = jet_eta.shape[0]
-    labels = np.full(n_jets, -1, np.int32)
+    labels = np.full(n_jets, INVALID, np.int32)
     aux_count = np.zeros(n_jets, np.int64)
     cap = 16 + 8 * n_jets
     out_idx = np.empty(cap, np.int64)
     out_role = np.empty(cap, np.int8)
     n_out = 0
-    stats = np.zeros(5, np.int64)
+    stats = np.zeros(len(_STAT_REASONS), np.int64)
     res = np.empty(3, np.int64)
-    dec = np.empty(4, np.int64)
+    dec = np.empty(YY_PRONGS, np.int64)
     for ev in range(p_off.shape[0] - 1):
         jlo, jhi = j_off[ev], j_off[ev + 1]
         if jhi == jlo:
             continue
         lo, hi = p_off[ev], p_off[ev + 1]
         n = hi - lo
-        P = pid[lo:hi]
-        D1 = d1[lo:hi]
-        D2 = d2[lo:hi]
-        ETA = eta[lo:hi]
-        PHI = phi[lo:hi]
-        # resonance candidates and QCD parton candidates, in record order
-        resonances = np.empty(n, np.int64)
-        nresn = 0
-        cands = np.empty(n, np.int64)
-        ncand = 0
-        for i in range(n):
-            ap = abs(P[i])
-            if ap == H0_SM or ap == H0_HEAVY or ap == H_PLUS:
-                resonances[nresn] = i
-                nresn += 1
-            elif 1 <= ap <= 5 and status[lo + i] == 71 and pt[lo + i] > 10:
-                cands[ncand] = i
-                ncand += 1
+        rec = (pid[lo:hi], d1[lo:hi], d2[lo:hi], eta[lo:hi], phi[lo:hi])
+        resonances, partons = _event_candidates(pid[lo:hi], status[lo:hi], pt[lo:hi], qcd_status, qcd_min_pt)
         processed = np.zeros(n, np.bool_)
-        taub = np.empty(n + 16, np.int64)
-        qcdb = np.empty(max(ncand, 1), np.int64)
+        buf = (res, dec, np.empty(n + 16, np.int64))
+        qcdb = np.empty(max(partons.shape[0], 1), np.int64)
         for j in range(jlo, jhi):
-            jeta, jphi = jet_eta[j], jet_phi[j]
+            jet = (jet_eta[j], jet_phi[j], r)
             processed[:] = False
-            label = -1
-            nres = ndec = ntau = nq = 0
-            for ir in range(nresn):
-                i = resonances[ir]
-                if processed[i]:
-                    continue
-                processed[i] = True
-                label, nres, ndec, ntau = _match_resonance(
-                    i, P, D1, D2, ETA, PHI, n, jeta, jphi, r, processed, res, dec, taub,
-                    x2p, ymode_tab, tok_tab, yy_keys, yy_vals, stats)
-                if label >= 0:
-                    break
+            label, nres, ndec, ntau = _label_from_resonances(resonances, rec, jet, processed, buf, tables, stats)
+            nq = 0
             if label < 0 and qcd:
                 nres = ndec = ntau = 0
-                cnt = np.zeros(3, np.int64)
-                for ic in range(ncand):
-                    i = cands[ic]
-                    if _dr(ETA, PHI, i, jeta, jphi) < r:
-                        qcdb[nq] = i
-                        nq += 1
-                        ap = abs(P[i])
-                        if ap == 5:
-                            cnt[0] += 1
-                        elif ap == 4:
-                            cnt[1] += 1
-                        elif ap == 3:
-                            cnt[2] += 1
-                label = qcd_tab[min(cnt[0], 2), min(cnt[1], 2), min(cnt[2], 2)]
+                label, nq = _qcd_label(partons, rec, jet, qcdb, qcd_tab)
             labels[j] = label
             if label < 0:
                 continue
-            total = nres + ndec + ntau + nq
-            if n_out + total > out_idx.shape[0]:
-                new_cap = 2 * (n_out + total) + 16
-                tmp_i = np.empty(new_cap, np.int64)
-                tmp_r = np.empty(new_cap, np.int8)
-                tmp_i[:n_out] = out_idx[:n_out]
-                tmp_r[:n_out] = out_role[:n_out]
-                out_idx, out_role = tmp_i, tmp_r
-            for k in range(nres):
-                out_idx[n_out] = lo + res[k]
-                out_role[n_out] = 0 if k == 0 else 1
-                n_out += 1
-            for k in range(ndec):
-                out_idx[n_out] = lo + dec[k]
-                out_role[n_out] = 2
-                n_out += 1
-            for k in range(ntau):
-                out_idx[n_out] = lo + taub[k]
-                out_role[n_out] = 3
-                n_out += 1
-            for k in range(nq):
-                out_idx[n_out] = lo + qcdb[k]
-                out_role[n_out] = 4
-                n_out += 1
-            aux_count[j] = total
+            out_idx, out_role, n_out = _append(out_idx, out_role, n_out, lo, res, min(nres, 1), ROLE_X)
+            out_idx, out_role, n_out = _append(out_idx, out_role, n_out, lo, res[1:], max(nres - 1, 0), ROLE_Y)
+            out_idx, out_role, n_out = _append(out_idx, out_role, n_out, lo, dec, ndec, ROLE_DECAY_PRODUCT)
+            out_idx, out_role, n_out = _append(out_idx, out_role, n_out, lo, buf[2], ntau, ROLE_TAU_DECAY_PRODUCT)
+            out_idx, out_role, n_out = _append(out_idx, out_role, n_out, lo, qcdb, nq, ROLE_QCD_PARTON)
+            aux_count[j] = nres + ndec + ntau + nq
     return labels, aux_count, out_idx[:n_out], out_role[:n_out], stats
 
 
@@ -479,27 +576,39 @@ def _flat(particles: ak.Array, field: str, dtype) -> np.ndarray:
     return np.ascontiguousarray(ak.to_numpy(ak.flatten(particles[field], axis=1)), dtype=dtype)
 
 
-def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd_labels: bool = False):
+def default_qcd_partons() -> tuple[int, float]:
+    """(status, minimum pT) of the QCD parton candidates in the default ``config/ntuplizer.yaml``."""
+    with open(resource("config/ntuplizer.yaml")) as f:
+        cut = yaml.safe_load(f)["qcd_partons"]
+    return int(cut["status"]), float(cut["min_pt"])
+
+
+def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd_labels: bool = False,
+               qcd_partons: tuple[int, float] | None = None):
     """Assign JetClass-II labels to reco jets from the generator record.
 
     ``particles``: events * var * {PID, Status, D1, D2, PT, Eta, Phi, Mass, ...} (Delphes
     ``Particle`` fields, daughter indices into the same event); ``jets``: events * var *
-    {eta, phi, ...}. Returns ``(labels, aux)``: labels events * var * int32 (``-1`` = no valid
-    label) and aux events * var * {pt, eta, phi, mass, pid, isResX, ...} lists per jet: X, the
-    Ys, decay products, tau decay products, matched QCD partons, in that order.
+    {eta, phi, ...}; ``qcd_partons``: (status, minimum pT) of the quarks counted by the QCD
+    labels (default: ``config/ntuplizer.yaml``). Returns ``(labels, aux)``: labels events * var *
+    int32 (``-1`` = no valid label) and aux events * var * {pt, eta, phi, mass, pid, isResX, ...}
+    lists per jet: X, the Ys, decay products, tau decay products, matched QCD partons, in that order.
     """
+    qcd_status, qcd_min_pt = qcd_partons if qcd_partons is not None else default_qcd_partons()
     n_jets = np.asarray(ak.num(jets, axis=1), dtype=np.int64)
     n_part = np.asarray(ak.num(particles, axis=1), dtype=np.int64)
     p_off = np.concatenate([[0], np.cumsum(n_part)]).astype(np.int64)
     j_off = np.concatenate([[0], np.cumsum(n_jets)]).astype(np.int64)
     pid = _flat(particles, "PID", np.int64)
+    cols = (pid, _flat(particles, "Status", np.int64), _flat(particles, "D1", np.int64),
+            _flat(particles, "D2", np.int64), _flat(particles, "PT", np.float64),
+            _flat(particles, "Eta", np.float64), _flat(particles, "Phi", np.float64))
     labels, aux_count, gi, role, stats = _label_kernel(
-        pid, _flat(particles, "Status", np.int64), _flat(particles, "D1", np.int64),
-        _flat(particles, "D2", np.int64), _flat(particles, "PT", np.float64),
-        _flat(particles, "Eta", np.float64), _flat(particles, "Phi", np.float64), p_off,
+        cols, p_off,
         np.ascontiguousarray(ak.to_numpy(ak.flatten(jets["eta"])), dtype=np.float64),
         np.ascontiguousarray(ak.to_numpy(ak.flatten(jets["phi"])), dtype=np.float64), j_off,
-        float(jet_radius), bool(qcd_labels), _X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS, _QCD)
+        float(jet_radius), bool(qcd_labels), int(qcd_status), float(qcd_min_pt),
+        (_X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS), _QCD)
     for reason, n in zip(_STAT_REASONS, stats):
         if n:
             log.warning("labelling: %d resonance(s) not labelled: %s", n, reason)
@@ -507,8 +616,7 @@ def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd
         "pt": _flat(particles, "PT", np.float32)[gi], "eta": _flat(particles, "Eta", np.float32)[gi],
         "phi": _flat(particles, "Phi", np.float32)[gi], "mass": _flat(particles, "Mass", np.float32)[gi],
         "pid": pid[gi].astype(np.int32),
-        "isResX": role == 0, "isResY": role == 1, "isResDecayProd": role == 2,
-        "isTauDecayProd": role == 3, "isQcdParton": role == 4,
+        **{flag: role == r for r, flag in enumerate(ROLE_FLAGS)},
     }
     aux = ak.unflatten(ak.unflatten(ak.zip(aux_flat), aux_count), n_jets)
     return ak.unflatten(labels, n_jets), aux

@@ -81,24 +81,29 @@ def _med_rms(off, val, is_pu, is_pv, adjust):
     return med, rms, n_pu, n_pv_below
 
 
+# Input kinds of puppi_weights.
+NEUTRAL, PV_TRACK, PU_TRACK = 0, 1, 2
+
+
 def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv):
     """Weights of all candidates of a batch.
 
-    kind: 0 neutral, 1 charged from the primary vertex, 2 charged pile-up (all sorted by ``ev``).
+    kind: NEUTRAL, PV_TRACK (charged from the primary vertex) or PU_TRACK (charged pile-up),
+    all sorted by ``ev``.
     n_pv: per event, the vertex count PUPPI uses for its neutral threshold.
     """
     off = np.concatenate([[0], np.cumsum(np.bincount(ev, minlength=n_ev))]).astype(np.int64)
-    alpha = _alpha(off, eta, phi, pt, kind == 1, float(pcard["cone"]))
-    weights = np.where(kind == 1, 1.0, 0.0)
+    alpha = _alpha(off, eta, phi, pt, kind == PV_TRACK, float(pcard["cone"]))
+    weights = np.where(kind == PV_TRACK, 1.0, 0.0)
     aeta = np.abs(eta)
     lo = 0.0
     for r, hi in enumerate(pcard["eta_edges"]):
         region = (aeta >= lo) & (aeta < hi)
         ref = region & (pt >= pcard["rms_pt_min"][r])
         if pcard.get("pv_tracks_in_reference", False):
-            pu_ref, pv_ref = ref & (kind != 0), np.zeros(len(kind), bool)
+            pu_ref, pv_ref = ref & (kind != NEUTRAL), np.zeros(len(kind), bool)
         else:
-            pu_ref, pv_ref = ref & (kind == 2), ref & (kind == 1)
+            pu_ref, pv_ref = ref & (kind == PU_TRACK), ref & (kind == PV_TRACK)
         med, rms, n_pu, n_pv_below = _med_rms(off, alpha, pu_ref, pv_ref, bool(pcard["apply_low_pu_correction"]))
         rms = rms * pcard["rms_scale_factor"][r]
         if pcard["apply_low_pu_correction"]:
@@ -106,7 +111,7 @@ def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv):
                 f = n_pv_below / (n_pv_below + 0.5 * n_pu)
             shift = np.where(f > 0, np.sqrt(chi2.ppf(np.clip(f, 0, 1 - 1e-12), 1) * rms), 0.0)
             med, rms = med - shift, rms - shift
-        sel = region & (kind == 0)
+        sel = region & (kind == NEUTRAL)
         m, s = med[ev[sel]], rms[ev[sel]]
         a = np.where(alpha[sel] == 0, m, alpha[sel])  # no neighbour: pile-up-like
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -18,10 +18,15 @@ from .calorimeter import CaloGeometry, calorimeter, energy_fractions
 from .card import C_MM_PER_S, SimulationInputError, load_card, visible
 from .pileup import FIELDS, PileupLibrary, draw_vertices
 from .propagation import propagate
-from .puppi import puppi_weights
+from .puppi import NEUTRAL, PU_TRACK, PV_TRACK, puppi_weights
 from .tracking import reconstruct_tracks
 
 log = logging.getLogger(__name__)
+
+MM_PER_M = 1e3
+NO_HIT_ETA = 999.0          # eta handed to tracking for particles that never reach the calorimeter
+NULL_ETA = 999.9            # Delphes' eta (and CtgTheta) of a null momentum vector
+NULL_CTG_THETA = 1e10
 
 
 class Simulator:
@@ -97,16 +102,45 @@ class Simulator:
 
     # ------------------------------------------------------------------------------------------
     def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu):
-        rng, card = self.rng, self.card
+        """Particles of a batch -> PUPPI-weighted candidates: tracks and towers, charged-hadron
+        subtraction, PUPPI weights, then the ``ParticleFlowCandidate`` collection."""
+        t_idx, trk, reached, hit_eta, hit_phi = self._tracks(cols, vtx)
+        tw = self._towers(cols, ev, t_idx, trk, reached, hit_eta, hit_phi)
+        pu = self.card["puppi"]
+        t_ev = ev[t_idx]
+        # charged-hadron subtraction: tracks of pile-up particles away from the PV are reco-PU
+        pv_res_mm = self.card["tracking"]["pv_z_resolution_m"] * MM_PER_M
+        reco_pu = (vtx[t_idx] > 0) & (np.abs(cols["Z"][t_idx] - z_pv[t_ev]) > pv_res_mm)
+        lepton = np.isin(np.abs(cols["PID"][t_idx]).astype(np.int64), pu["lepton_pids"])
+        # Delphes' RunPUPPI hands PUPPI a fraction of the generated vertices (its vertex efficiency)
+        n_pv = np.floor(pu["reconstructed_vertex_fraction"] * (1 + n_pu)).astype(np.float64)
+        w_hadr, w_tw = _puppi_weights(pu, trk, t_ev, ~lepton, reco_pu, tw, n_ev, n_pv)
+        w_trk = np.zeros(len(t_idx))
+        w_trk[~lepton] = w_hadr
+        w_trk[lepton] = 1.0  # leptons bypass PUPPI and are added back
+        w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
+        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev)
+
+    def _tracks(self, cols, vtx):
+        """Propagation to the calorimeters and track reconstruction.
+
+        Returns (track particle indices, track columns, reached calorimeter, hit eta, hit phi)."""
+        card = self.card
         hit_eta, hit_phi, reached = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"],
                                               cols["Charge"], card["magnetic_field"])
-        t_idx, trk = reconstruct_tracks(rng, cols, card["tracking"], is_pu=vtx > 0,
-                                        hit_eta=np.where(reached, hit_eta, 999.0))
+        t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], is_pu=vtx > 0,
+                                        hit_eta=np.where(reached, hit_eta, NO_HIT_ETA))
+        return t_idx, trk, reached, hit_eta, hit_phi
+
+    def _towers(self, cols, ev, t_idx, trk, reached, hit_eta, hit_phi):
+        """ECAL then HCAL towers with energy flow (rescaling ``trk`` in place); the neutral towers
+        within the PUPPI acceptance, with their pT."""
+        card = self.card
         f_ecal, f_hcal = energy_fractions(cols["PID"], card["energy_fractions"])
         calo_res = trk["res"]
         towers = []
         for geo, ccard, is_ecal, frac in ((self.ecal, card["ecal"], True, f_ecal), (self.hcal, card["hcal"], False, f_hcal)):
-            tw, scale = calorimeter(rng, geo, ccard, is_ecal, ev, hit_eta, hit_phi, reached, cols["E"], frac,
+            tw, scale = calorimeter(self.rng, geo, ccard, is_ecal, ev, hit_eta, hit_phi, reached, cols["E"], frac,
                                     t_idx, trk["E"], calo_res)
             towers.append(tw)
             # tracks rescaled by the calorimeter measurement keep their direction and mass
@@ -115,72 +149,9 @@ class Simulator:
         tw = {k: np.concatenate([t[k] for t in towers]) for k in towers[0]}
         central = np.abs(tw["Eta"]) <= card["puppi"].get("neutral_max_abs_eta", np.inf)
         tw = {k: v[central] for k, v in tw.items()}
-        n_tw = len(tw["E"])
         tw["PT"] = tw["E"] / np.cosh(tw["Eta"])
+        return tw
 
-        # charged-hadron subtraction: tracks of pile-up particles away from the PV are reco-PU
-        t_ev = ev[t_idx]
-        pv_res = card["tracking"]["pv_z_resolution_m"] * 1e3
-        reco_pu = (vtx[t_idx] > 0) & (np.abs(cols["Z"][t_idx] - z_pv[t_ev]) > pv_res)
-        lepton = np.isin(np.abs(cols["PID"][t_idx]).astype(np.int64), card["puppi"]["lepton_pids"])
-        # PUPPI input: non-lepton tracks (kind 1 PV, 2 PU) and neutral towers (kind 0)
-        hadr = ~lepton
-        p_ev = np.concatenate([t_ev[hadr], tw["ev"]])
-        p_kind = np.concatenate([np.where(reco_pu[hadr], 2, 1), np.zeros(n_tw, np.int64)])
-        # PUPPI builds its particles from (pT, y = eta, phi, m): a massive track's pseudorapidity
-        # grows, which moves some tracks near |eta| = 2.5 into the forward PUPPI region
-        h_pt, h_m = trk["PT"][hadr], trk["Mass"][hadr]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h_eta = np.where(h_pt > 0, np.arcsinh(np.sqrt(1 + (h_m / np.where(h_pt > 0, h_pt, 1)) ** 2)
-                                                   * np.sinh(trk["Eta"][hadr])), 999.9)
-        p_eta = np.concatenate([h_eta, tw["Eta"]])
-        p_phi = np.concatenate([trk["Phi"][hadr], tw["Phi"]])
-        p_pt = np.concatenate([trk["PT"][hadr], tw["PT"]])
-        order = np.argsort(p_ev, kind="stable")
-        # PUPPI counts vertices as Delphes' RunPUPPI does: 70% of the generated ones
-        n_pv = np.floor(0.7 * (1 + n_pu)).astype(np.float64)
-        w_sorted = puppi_weights(card["puppi"], p_ev[order], p_eta[order], p_phi[order], p_pt[order],
-                                 p_kind[order], n_ev, n_pv)
-        w = np.empty_like(w_sorted)
-        w[order] = w_sorted
-        n_h = int(hadr.sum())
-        w_trk = np.zeros(len(t_idx))
-        w_trk[hadr] = w[:n_h]
-        w_trk[lepton] = 1.0  # leptons bypass PUPPI and are added back
-        w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
-        w_tw = w[n_h:]
-
-        kt, kn = w_trk > 0, w_tw > 0
-        nt, nn = int(kt.sum()), int(kn.sum())
-        zeros_n = np.zeros(nn)
-        wt, wn = w_trk[kt], w_tw[kn]
-        c = {
-            "ev": np.concatenate([t_ev[kt], tw["ev"][kn]]),
-            "PID": np.concatenate([cols["PID"][t_idx][kt], tw["PID"][kn]]).astype(np.int32),
-            "Charge": np.concatenate([cols["Charge"][t_idx][kt], zeros_n]).astype(np.int32),
-            "PT": np.concatenate([trk["PT"][kt] * wt, tw["PT"][kn] * wn]),
-            "Eta": np.concatenate([trk["Eta"][kt], tw["Eta"][kn]]),
-            "Phi": np.concatenate([trk["Phi"][kt], tw["Phi"][kn]]),
-            "Mass": np.concatenate([trk["Mass"][kt], zeros_n]),
-            "E": np.concatenate([trk["E"][kt] * wt, tw["E"][kn] * wn]),
-            "T": np.concatenate([trk["T"][kt], zeros_n]),
-            # Delphes keeps the unweighted e-flow energies in Eem / Ehad
-            "Eem": np.concatenate([np.zeros(nt), tw["Eem"][kn]]),
-            "Ehad": np.concatenate([np.zeros(nt), tw["Ehad"][kn]]),
-        }
-        for f in ("D0", "DZ", "ErrorD0", "ErrorDZ", "X", "Y", "Z"):
-            c[f] = np.concatenate([trk[f][kt], zeros_n])
-        c["ErrorPT"] = np.concatenate([trk["ErrorPT"][kt], zeros_n])
-        c["VertexIndex"] = np.full(len(c["ev"]), -1, np.int32)  # as Delphes writes it
-        c["P"] = c["PT"] * np.cosh(c["Eta"])
-        c["CtgTheta"] = np.sinh(c["Eta"])
-        c["ErrorP"] = c["ErrorPT"] * np.cosh(c["Eta"])
-        # tracks rescaled to zero by an empty tower: Delphes writes the direction of a null vector
-        null = c["PT"] <= 0
-        c["P"][null], c["Eta"][null], c["Phi"][null], c["CtgTheta"][null] = 0.0, 999.9, 0.0, 1e10
-        order = np.lexsort((-c["PT"], c["ev"]))
-        counts = np.bincount(c["ev"], minlength=n_ev)
-        return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
 
     def _vertices(self, cols, ev, vtx, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t):
         counts = 1 + n_pu
@@ -203,6 +174,65 @@ class Simulator:
                   "Index": (np.arange(n) - np.repeat(starts, counts)).astype(np.int32),
                   "NDF": ndf.astype(np.int32), "Sigma": np.zeros(n), "SumPT2": sumpt2}
         return ak.zip({k: ak.unflatten(v, counts) for k, v in cols_v.items()}, depth_limit=2)
+
+
+def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
+    """PUPPI weights of the non-lepton tracks (``hadr``) and of the neutral towers."""
+    n_tw = len(tw["E"])
+    p_ev = np.concatenate([t_ev[hadr], tw["ev"]])
+    p_kind = np.concatenate([np.where(reco_pu[hadr], PU_TRACK, PV_TRACK),
+                             np.full(n_tw, NEUTRAL, np.int64)])
+    # PUPPI builds its particles from (pT, y = eta, phi, m): a massive track's pseudorapidity
+    # grows, which moves some tracks near |eta| = 2.5 into the forward PUPPI region
+    h_pt, h_m = trk["PT"][hadr], trk["Mass"][hadr]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h_eta = np.where(h_pt > 0, np.arcsinh(np.sqrt(1 + (h_m / np.where(h_pt > 0, h_pt, 1)) ** 2)
+                                               * np.sinh(trk["Eta"][hadr])), NULL_ETA)
+    p_eta = np.concatenate([h_eta, tw["Eta"]])
+    p_phi = np.concatenate([trk["Phi"][hadr], tw["Phi"]])
+    p_pt = np.concatenate([trk["PT"][hadr], tw["PT"]])
+    order = np.argsort(p_ev, kind="stable")
+    w_sorted = puppi_weights(pcard, p_ev[order], p_eta[order], p_phi[order], p_pt[order], p_kind[order], n_ev, n_pv)
+    w = np.empty_like(w_sorted)
+    w[order] = w_sorted
+    n_h = int(hadr.sum())
+    return w[:n_h], w[n_h:]
+
+
+def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev):
+    """The ``ParticleFlowCandidate`` collection: tracks and towers of positive weight, momenta
+    scaled by it, pT-ordered per event."""
+    kt, kn = w_trk > 0, w_tw > 0
+    nt, nn = int(kt.sum()), int(kn.sum())
+    zeros_n = np.zeros(nn)
+    wt, wn = w_trk[kt], w_tw[kn]
+    c = {
+        "ev": np.concatenate([t_ev[kt], tw["ev"][kn]]),
+        "PID": np.concatenate([cols["PID"][t_idx][kt], tw["PID"][kn]]).astype(np.int32),
+        "Charge": np.concatenate([cols["Charge"][t_idx][kt], zeros_n]).astype(np.int32),
+        "PT": np.concatenate([trk["PT"][kt] * wt, tw["PT"][kn] * wn]),
+        "Eta": np.concatenate([trk["Eta"][kt], tw["Eta"][kn]]),
+        "Phi": np.concatenate([trk["Phi"][kt], tw["Phi"][kn]]),
+        "Mass": np.concatenate([trk["Mass"][kt], zeros_n]),
+        "E": np.concatenate([trk["E"][kt] * wt, tw["E"][kn] * wn]),
+        "T": np.concatenate([trk["T"][kt], zeros_n]),
+        # Delphes keeps the unweighted e-flow energies in Eem / Ehad
+        "Eem": np.concatenate([np.zeros(nt), tw["Eem"][kn]]),
+        "Ehad": np.concatenate([np.zeros(nt), tw["Ehad"][kn]]),
+    }
+    for f in ("D0", "DZ", "ErrorD0", "ErrorDZ", "X", "Y", "Z"):
+        c[f] = np.concatenate([trk[f][kt], zeros_n])
+    c["ErrorPT"] = np.concatenate([trk["ErrorPT"][kt], zeros_n])
+    c["VertexIndex"] = np.full(len(c["ev"]), -1, np.int32)  # as Delphes writes it
+    c["P"] = c["PT"] * np.cosh(c["Eta"])
+    c["CtgTheta"] = np.sinh(c["Eta"])
+    c["ErrorP"] = c["ErrorPT"] * np.cosh(c["Eta"])
+    # tracks rescaled to zero by an empty tower: Delphes writes the direction of a null vector
+    null = c["PT"] <= 0
+    c["P"][null], c["Eta"][null], c["Phi"][null], c["CtgTheta"][null] = 0.0, NULL_ETA, 0.0, NULL_CTG_THETA
+    order = np.lexsort((-c["PT"], c["ev"]))
+    counts = np.bincount(c["ev"], minlength=n_ev)
+    return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
 
 
 def _shift_record(particles, z_pv, t_pv):
