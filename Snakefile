@@ -2,16 +2,39 @@
 #   snakemake --cores 2                                  embedded default (config/config.yaml)
 #   snakemake --cores 2 --config 'categories=[QCD]'      regenerate one category only
 #   snakemake --profile slurm --configfile config/jetclass2_full.yaml
-from snakemake.utils import validate
+import os
 
-configfile: "config/config.yaml"
-validate(config, "config/schema.yaml")
+import yaml
+from snakemake.exceptions import WorkflowError
+
+from jetclass2 import workflow_config
+
+# A --configfile defines the whole configuration (no merge with the default's samples).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _f:
+    _SCHEMA = yaml.safe_load(_f)
+config.update(workflow_config.coerce(dict(config), _SCHEMA))  # --config leaves nested values as strings
+try:
+    workflow_config.validate(config, _SCHEMA)
+    PLAN = workflow_config.plan(
+        config, apptainer=any(m.name == "APPTAINER" for m in workflow.deployment_settings.deployment_method)
+    )
+except workflow_config.ConfigError as _exc:
+    raise WorkflowError(str(_exc)) from None
+
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/ntuplize.smk"
 include: "workflow/rules/pack.smk"
+
+
 if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/train.smk")):
+
     include: "workflow/rules/train.smk"
 
 

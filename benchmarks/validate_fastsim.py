@@ -107,8 +107,8 @@ def compare(name, ours, ref, rows):
 def own_pythia_events(lib, card, seed, n_events, workdir):
     """Fast simulation of our own Pythia events: response and groomed mass per sample."""
     from generation import samples
-    from generation.samples import RELABEL
     from generation.pythia_driver import PythiaGenerator
+    from generation.samples import RELABEL
     from ntuplizer import Settings
     from ntuplizer.labels import LABEL_NAMES
 

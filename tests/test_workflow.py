@@ -65,20 +65,105 @@ def snakemake(*args, cwd=REPO):
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True)
 
 
-def test_full_production_dag_builds_quickly():
+def planned_outputs(dry_run_stdout: str) -> set[str]:
+    """Output files of the jobs a dry run (``-n``) plans."""
+    return {f for line in dry_run_stdout.splitlines() if line.strip().startswith("output:")
+            for f in line.split(":", 1)[1].replace(",", " ").split()}
+
+
+def test_full_production_dag_builds_quickly(tmp_path):
+    pileup = tmp_path / "MinBias_100k.pileup"  # the Delphes pile-up file must exist at the dry run
+    pileup.write_bytes(b"")
+    full = ("--configfile", "config/jetclass2_full.yaml", "--config", f"container={{pileup_file: {pileup}}}")
     t0 = time.perf_counter()
-    r = snakemake("-n", "--cores", "1", "--configfile", "config/jetclass2_full.yaml")
+    r = snakemake("-n", "--cores", "1", *full)
     assert r.returncode == 0, r.stderr[-2000:]
     assert time.perf_counter() - t0 < 60
+    # the full configuration writes into its own results directory, never the default's
+    outputs = planned_outputs(r.stdout)
+    assert len(outputs) > 4000 and all(f.startswith("results_full/") for f in outputs)
     # the container path: MadGraph cards rendered per job, then the container job
-    r = snakemake("results/ntuples/Res34P/00007.root", "-n", "-p", "--cores", "1", "--configfile", "config/jetclass2_full.yaml")
+    r = snakemake("results_full/ntuples/Res34P/00007.root", "-n", "-p", "--cores", "1", *full)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "render-cards --sample Res34P --job $((10#00007)) --events 100000" in r.stdout
+    assert str(pileup) in r.stdout
+
+
+def test_configfile_defines_all_samples(tmp_path):
+    """A --configfile listing only QCD runs only QCD: no merge with config/config.yaml's samples."""
+    cfg = (REPO / "config" / "config.yaml").read_text()
+    start, end = cfg.index("samples:"), cfg.index("generation:")
+    only_qcd = cfg[:start] + "samples:\n  QCD: {jobs: 3, events_per_job: 5}\n\n" + cfg[end:]
+    only_qcd = only_qcd.replace("results: results ", "results: results_qcd ")
+    (tmp_path / "qcd.yaml").write_text(only_qcd)
+    r = snakemake("-n", "--cores", "1", "--configfile", str(tmp_path / "qcd.yaml"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    outputs = planned_outputs(r.stdout)
+    assert {f for f in outputs if "/delphes/" in f} == {f"results_qcd/delphes/QCD/{j:05d}.root" for j in range(3)}
+    assert {f for f in outputs if f.endswith(".manifest.json")} == {"results_qcd/dataset/QCD.manifest.json"}
 
 
 def test_bad_config_is_rejected(tmp_path):
     r = snakemake("-n", "--cores", "1", "--config", "ntuplizer={'config': 'config/ntuplizer.yaml', 'jet_radius': 0.4}")
-    assert r.returncode != 0 and "jet_radius" in (r.stderr + r.stdout)
+    assert r.returncode != 0 and "ntuplizer.jet_radius: 0.4 has no clustering settings in config/ntuplizer.yaml" in r.stdout + r.stderr
+
+
+LOCAL = """
+seed: 5
+results: results
+samples:
+  Res2P_neutral: {jobs: 1, events_per_job: 12}
+  QCD: {jobs: 1, events_per_job: 12}
+generation: {backend: embedded, samples_config: config/samples.yaml, min_pt: 500}
+detector: {card: cards/delphes/fastsim_CMS_JetClassII.yaml, pileup_mean: 10, pileup_library_events: 40}
+ntuplizer: {config: config/ntuplizer.yaml, jet_radius: 0.8}
+pack: {jets_per_file: 4, split: [4, 1, 1], files_per_tarball: 10}
+"""
+
+
+@pytest.fixture(scope="module")
+def local_production(tmp_path_factory):
+    """A tiny production run in a directory holding its own copies of config/ and cards/."""
+    work = tmp_path_factory.mktemp("production")
+    shutil.copytree(REPO / "config", work / "config")
+    shutil.copytree(REPO / "cards", work / "cards")
+    (work / "config" / "config.yaml").write_text(LOCAL)
+    r = snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return work
+
+
+def _jobs(sample, category):
+    return {f"results/delphes/{sample}/00000.root", f"results/ntuples/{sample}/00000.root",
+            f"results/dataset/{category}.manifest.json"}
+
+
+RES2P, QCD = _jobs("Res2P_neutral", "Res2P"), _jobs("QCD", "QCD")
+PILEUP = {"results/pileup/minbias_40.parquet"}
+
+
+@pytest.mark.parametrize("edited,reruns", [
+    ("cards/pythia/qcd.cmnd", QCD),
+    ("cards/pythia/x_decays_neutral.cmnd", RES2P),  # #include'd by res2p_neutral.cmnd
+    ("cards/pythia/common.cmnd", PILEUP | RES2P | QCD),
+    ("cards/pythia/minbias.cmnd", PILEUP | RES2P | QCD),
+    ("cards/delphes/fastsim_CMS_JetClassII.yaml", RES2P | QCD),
+    ("config/samples.yaml", PILEUP | RES2P | QCD),
+    ("config/ntuplizer.yaml", {f for f in RES2P | QCD if "/delphes/" not in f}),
+])
+def test_edited_settings_rerun_exactly_their_jobs(local_production, tmp_path, edited, reruns):
+    """Every file that shapes the data is an input: editing one plans the jobs that read it, only those."""
+    work = tmp_path / "work"
+    shutil.copytree(local_production, work, symlinks=True)  # copy2: modification times kept
+    dry = lambda: snakemake("--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "1", "-n")  # noqa: E731
+    r = dry()
+    assert r.returncode == 0 and planned_outputs(r.stdout) == set(), r.stdout[-2000:]
+    time.sleep(0.01)
+    with open(work / edited, "a") as f:
+        f.write("\n# edited\n" if edited.endswith(".yaml") else "\n! edited\n")
+    r = dry()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert planned_outputs(r.stdout) == reruns
 
 
 TINY = """

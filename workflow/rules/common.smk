@@ -1,19 +1,17 @@
-import os
-
+# Names shared by the rules, from the checked configuration (PLAN: jetclass2.workflow_config).
 RESULTS = config["results"]
-SAMPLES = config["samples"]
+SAMPLES = PLAN.samples
+ALL_CATEGORIES = PLAN.all_categories
+# Software of the jobs that run this project's console scripts: the current environment, or
+# with `--sdm conda` an environment built from this checkout (workflow/envs/jetclass2.yaml).
+SOFTWARE = "../envs/jetclass2.yaml"
+# `--config categories=[QCD]` restricts the run (and the default target) to some categories
+CATEGORIES = PLAN.categories
 
 
 def category_of(sample):
-    return sample.split("_", 1)[0]
-
-
-# `--config categories=[QCD]` restricts the run (and the default target) to some categories
-ALL_CATEGORIES = sorted({category_of(s) for s in SAMPLES})
-CATEGORIES = config.get("categories", ALL_CATEGORIES)
-for _c in CATEGORIES:
-    if _c not in ALL_CATEGORIES:
-        raise ValueError(f"config: unknown category {_c!r} (configured: {ALL_CATEGORIES})")
+    """The dataset category of a sample (`category:` in the samples file)."""
+    return PLAN.category[sample]
 
 
 def jobs_of(sample):

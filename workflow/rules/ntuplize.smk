@@ -1,17 +1,20 @@
 rule ntuplize:
-    """Delphes-format file -> JetClass-II jet ntuple (QCD labels for the QCD sample)."""
+    """Delphes-format file -> JetClass-II jet ntuple (QCD labels for samples of kind qcd)."""
     input:
-        f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
+        delphes=f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
+        settings=PLAN.ntuplizer_config,
     output:
         f"{RESULTS}/ntuples/{{sample}}/{{job}}.root",
     log:
         f"{RESULTS}/logs/ntuplize/{{sample}}/{{job}}.log",
     params:
-        config=config["ntuplizer"]["config"],
         radius=config["ntuplizer"]["jet_radius"],
-        qcd=lambda w: "--qcd-labels" if category_of(w.sample) == "QCD" else "",
+        qcd=lambda w: "--qcd-labels" if PLAN.qcd_labels[w.sample] else "",
     resources:
         mem_mb=2000,
         runtime=60,
+    conda:
+        SOFTWARE
     shell:
-        "ntuplize {input} -o {output} --config {params.config} --jet-radius {params.radius} {params.qcd} > {log} 2>&1"
+        "ntuplize {input.delphes} -o {output} --config {input.settings} --jet-radius {params.radius} {params.qcd} "
+        "> {log} 2>&1"

@@ -1,0 +1,121 @@
+"""Configuration traps stop the dry run with a one-line error naming the key and the file."""
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jetclass2 import workflow_config as wc
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def dry_run(*args, cwd=REPO):
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args], cwd=cwd,
+                       capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def checked(config):
+    """validate + plan, as the Snakefile does."""
+    wc.validate(config, SCHEMA)
+    return wc.plan(config)
+
+
+def with_change(path: str, value):
+    cfg = copy.deepcopy(DEFAULT)
+    *parents, key = path.split(".")
+    node = cfg
+    for p in parents:
+        node = node[p]
+    node[key] = value
+    return cfg
+
+
+def test_default_and_full_configs_are_valid(tmp_path):
+    plan = checked(copy.deepcopy(DEFAULT))
+    assert plan.category == {"Res2P_neutral": "Res2P", "Res2P_charged": "Res2P", "Res34P": "Res34P", "QCD": "QCD"}
+    assert plan.qcd_labels == {"Res2P_neutral": False, "Res2P_charged": False, "Res34P": False, "QCD": True}
+    assert plan.all_categories == plan.categories == ["QCD", "Res2P", "Res34P"]
+    # each sample's jobs depend on its own cards, #includes followed, and the detector card
+    assert plan.generate_inputs["Res2P_neutral"][:4] == ["config/samples.yaml", "cards/pythia/common.cmnd",
+                                                         "cards/pythia/res2p_neutral.cmnd", "cards/pythia/x_decays_neutral.cmnd"]
+    assert plan.generate_inputs["QCD"] == ["config/samples.yaml", "cards/pythia/common.cmnd", "cards/pythia/qcd.cmnd",
+                                           "cards/delphes/fastsim_CMS_JetClassII.yaml"]
+    full = yaml.safe_load((REPO / "config" / "jetclass2_full.yaml").read_text())
+    assert full["results"] != DEFAULT["results"]
+    full["container"]["pileup_file"] = str(tmp_path / "minbias.pileup")
+    (tmp_path / "minbias.pileup").write_bytes(b"")
+    wc.validate(full, SCHEMA)
+    plan = wc.plan(full)
+    assert "cards/madgraph/res34p_proc.dat" in plan.generate_inputs["Res34P"]
+    assert "cards/delphes/delphes_card_CMS_JetClassII_onlyFatJet.tcl" in plan.generate_inputs["Res34P"]
+
+
+@pytest.mark.parametrize("path,value,message", [
+    ("sampels", {}, "config (top level): Additional properties are not allowed ('sampels' was unexpected)"),
+    ("pack.jet_per_file", 3, "config pack: Additional properties are not allowed ('jet_per_file' was unexpected)"),
+    ("pack.split", [0, 0, 0], "config pack.split: [0, 0, 0] does not contain items matching the given schema "
+                              "(train:val:test weights, integers >= 0, not all 0)"),
+    ("pack.split", [4, -1, 1], "config pack.split.1: -1 is less than the minimum of 0"),
+    ("samples.QCD.jobs", 0, "config samples.QCD.jobs: 0 is less than the minimum of 1"),
+    ("samples.Res5P", {"jobs": 1, "events_per_job": 1}, "config samples.Res5P: not a sample of config/samples.yaml"),
+    ("categories", ["Res2"], "config categories: unknown ['Res2'] (the configured samples give ['QCD', 'Res2P', 'Res34P'])"),
+    ("detector.card", "cards/delphes/missing.yaml", "config detector.card: fast-simulation card cards/delphes/missing.yaml not found"),
+    ("generation.samples_config", "config/nope.yaml", "config generation.samples_config: samples file config/nope.yaml not found"),
+    ("ntuplizer.config", "config/nope.yaml", "config ntuplizer.config: ntuplizer settings config/nope.yaml not found"),
+    ("ntuplizer.jet_radius", 1.0, "config ntuplizer.jet_radius: 1.0 has no clustering settings in config/ntuplizer.yaml "
+                                  "(jet_algorithms: [0.8, 1.5])"),
+    ("detector.pileup_library_events", 5, "config detector.pileup_library_events: 5 minimum-bias events are fewer than the "
+                                          "10 the card cards/delphes/fastsim_CMS_JetClassII.yaml requires"),
+])
+def test_config_traps(path, value, message):
+    with pytest.raises(wc.ConfigError) as err:
+        checked(with_change(path, value))
+    assert str(err.value).startswith(message)
+
+
+def test_missing_card_named_by_the_samples_file(tmp_path):
+    samples = yaml.safe_load((REPO / "config" / "samples.yaml").read_text())
+    samples["samples"]["QCD"]["pythia_card"] = "cards/pythia/qcd_renamed.cmnd"
+    (tmp_path / "samples.yaml").write_text(yaml.safe_dump(samples))
+    with pytest.raises(wc.ConfigError, match=r"samples\.QCD\.pythia_card: Pythia card cards/pythia/qcd_renamed.cmnd not found"):
+        checked(with_change("generation.samples_config", str(tmp_path / "samples.yaml")))
+
+
+def test_no_pileup_needs_no_library_size():
+    cfg = with_change("detector.pileup_library_events", 1)
+    cfg["detector"]["pileup_mean"] = 0
+    checked(cfg)
+
+
+def test_config_strings_are_typed_as_the_schema_says():
+    # what Snakemake's --config gives for "pack={jets_per_file: 7, split: [4, 1, 1]}" and friends
+    given = {"pack": {"jets_per_file": "7", "split": ["4", "1", "1"], "files_per_tarball": "10"},
+             "generation": {"backend": "embedded", "samples_config": "config/samples.yaml", "min_pt": "null"},
+             "ntuplizer": {"config": "config/ntuplizer.yaml", "jet_radius": "1.5"}, "categories": ["QCD"], "results": "123"}
+    typed = wc.coerce(given, SCHEMA)
+    assert typed["pack"] == {"jets_per_file": 7, "split": [4, 1, 1], "files_per_tarball": 10}
+    assert typed["generation"]["min_pt"] is None and typed["ntuplizer"]["jet_radius"] == 1.5
+    assert typed["results"] == "123" and typed["categories"] == ["QCD"]  # strings stay strings
+    assert wc.coerce({"pack": {"jets_per_file": "seven"}}, SCHEMA)["pack"]["jets_per_file"] == "seven"  # the schema rejects it
+
+
+def test_dry_run_types_config_values_and_stops_on_traps(tmp_path):
+    rc, out = dry_run("-p", "--config", "samples={QCD: {jobs: 1, events_per_job: 9}}", "generation={min_pt: null}",
+                      "pack={split: [2, 1, 1]}")
+    assert rc == 0, out[-2000:]
+    assert "generate --sample QCD --job $((10#00000)) --events 9 " in out and "--min-pt" not in out
+    rc, out = dry_run("--config", "pack={split: [0, 0, 0]}")
+    assert rc != 0 and "config pack.split: [0, 0, 0] does not contain items" in out
+    bad = DEFAULT | {"sampels": {"QCD": {"jobs": 1, "events_per_job": 1}}}
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(bad))
+    rc, out = dry_run("--configfile", str(tmp_path / "typo.yaml"))
+    assert rc != 0 and "('sampels' was unexpected)" in out
+    rc, out = dry_run("--config", "detector={card: cards/delphes/gone.yaml}")
+    assert rc != 0 and "config detector.card: fast-simulation card cards/delphes/gone.yaml not found" in out
+    assert "Traceback" not in out
