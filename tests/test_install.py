@@ -1,0 +1,92 @@
+"""`pip install .` (not editable): the wheel carries config/ and cards/, its console scripts work anywhere."""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import awkward as ak
+import pytest
+import uproot
+
+from ntuplizer import process_file
+from ntuplizer.writer import read_jets
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCES = ["pyproject.toml", "README.md", "config", "cards", "jetclass2", "generation", "fastsim", "ntuplizer",
+           "packing", "training"]
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """A virtual environment (system site packages for the dependencies) with the project's wheel installed."""
+    if importlib.util.find_spec("setuptools") is None:  # the build backend (it builds wheels itself since 70.1)
+        pytest.skip("building the wheel offline needs setuptools in this environment")
+    tmp = tmp_path_factory.mktemp("install")
+    src = tmp / "src"
+    src.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, src / name, ignore=ignore)
+        else:
+            shutil.copy2(REPO / name, src / name)
+    run = lambda *a, **kw: subprocess.run(a, capture_output=True, text=True, timeout=600, **kw)  # noqa: E731
+    r = run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src), "-w", str(tmp / "dist"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = (tmp / "dist").glob("jetclass2_production-*.whl")
+    r = run(sys.executable, "-m", "venv", "--system-site-packages", str(tmp / "venv"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    py = tmp / "venv" / "bin" / "python"
+    r = run(str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall", str(wheel))
+    assert r.returncode == 0, r.stderr[-2000:]
+    shutil.rmtree(src)  # nothing of the checkout is left to fall back on
+    work = tmp / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{tmp / 'venv' / 'bin'}{os.pathsep}{env['PATH']}"
+
+    def call(*args):
+        return subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=900)
+
+    return call, work, tmp / "venv"
+
+
+def test_wheel_resources_come_from_the_wheel(venv):
+    call, _, prefix = venv
+    r = call("python", "-c", "import jetclass2.resources as r, ntuplizer.core as c, fastsim.detector.card as k, "
+                             "generation.samples as s; print(r.data_root()); print(c.DEFAULT_CONFIG); "
+                             "print(k.DEFAULT_CARD); print(s.DEFAULT_SAMPLES_CONFIG)")
+    assert r.returncode == 0, r.stderr[-2000:]
+    paths = [Path(p) for p in r.stdout.split()]
+    site = prefix.resolve()
+    assert all(site in p.resolve().parents and p.exists() for p in paths), paths
+
+
+def test_installed_ntuplize_runs_from_another_directory(venv, shared_dir):
+    call, work, _ = venv
+    source = shared_dir / "delphes" / "res2p_higgs2p_10events.root"
+    r = call("ntuplize", str(source), "-o", "jets.root", "-q")
+    assert r.returncode == 0, r.stderr[-2000:]
+    ours = read_jets(work / "jets.root")
+    expected = process_file(source)  # the checkout's ntuplizer, in this process
+    assert len(expected) == len(ours) == 20
+    for name in expected.fields:
+        assert ak.to_list(ours[name]) == ak.to_list(expected[name]), name
+
+
+def test_installed_generation_scripts_find_their_cards(venv, shared_dir):
+    call, work, _ = venv
+    # samples.yaml and the Pythia cards from the wheel
+    r = call("generate", "--sample", "QCD", "--job", "0", "--events", "2", "--detector", "none", "-o", "gen.root", "-q")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert uproot.open(work / "gen.root")["Delphes"].num_entries == 2
+    # the fast-simulation card from the wheel
+    r = call("fastsim", str(shared_dir / "delphes" / "res2p_higgs2p_10events.root"), "-o", "sim.root", "--pileup", "0", "-q")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert uproot.open(work / "sim.root")["Delphes"].num_entries == 10
+    # the MadGraph cards from the wheel
+    r = call("render-cards", "--sample", "Res2P_neutral", "--job", "0", "--events", "10", "-o", "cards")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "import model" in (work / "cards" / "proc_card.dat").read_text()
