@@ -19,6 +19,7 @@ import numpy as np
 import uproot
 
 from .atomic import temporary_name
+from .rootfile import ReproducibleFile
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ class DelphesWriter:
 
     def __enter__(self) -> "DelphesWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = uproot.recreate(self.tmp)
+        # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
+        self._root = ReproducibleFile(self.tmp, name=self.path.name)
+        self._file = self._root.__enter__()
         return self
 
     def extend(self, collections: dict[str, ak.Array]) -> None:
@@ -129,19 +132,25 @@ class DelphesWriter:
         self.n_events += next(iter(lengths.values()), 0)
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        ok = exc_type is None
         try:
             if self._file is not None:
-                if self._tree is None and exc_type is None:
-                    # An empty job still yields a valid file with the full layout.
-                    self._tree = self._file.mktree(
-                        TREE_NAME,
-                        {name: _empty_type(name) for name in COLLECTIONS},
-                        counter_name=lambda counted: f"{counted}_size",
-                        field_name=lambda outer, inner: inner if outer == "" else f"{outer}.{inner}",
-                    )
-                self._file.close()
+                try:
+                    if self._tree is None and ok:
+                        # An empty job still yields a valid file with the full layout.
+                        self._tree = self._file.mktree(
+                            TREE_NAME,
+                            {name: _empty_type(name) for name in COLLECTIONS},
+                            counter_name=lambda counted: f"{counted}_size",
+                            field_name=lambda outer, inner: inner if outer == "" else f"{outer}.{inner}",
+                        )
+                finally:
+                    self._root.__exit__(exc_type, exc, tb)  # closes the file
+        except BaseException:
+            ok = False
+            raise
         finally:
-            if exc_type is None:
+            if ok:
                 os.replace(self.tmp, self.path)
             else:
                 self.tmp.unlink(missing_ok=True)

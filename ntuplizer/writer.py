@@ -1,5 +1,12 @@
 """Writing JetClass-II jet records: ROOT TTree (readable by uproot, weaver and ROOT) or parquet.
 
+ROOT layout: the 54 published branches, in the published order, plus one counter per
+collection of per-particle branches: ``npart`` (``part_*``), ``ngenpart`` (``genpart_*``) and
+``naux_genpart`` (``aux_genpart_*``). A per-particle branch is a variable-length C array
+(``part_px[npart]/F``), not the ``std::vector<float>`` of the reference macro's files: uproot
+cannot write ``std::vector`` branches. ROOT reads it with ``TTreeReaderArray<float>``,
+RDataFrame (``ROOT::RVec<float>``) and ``TTree::Draw``; see docs/ntuplizer.md.
+
 Files are written under a temporary name and renamed on success, so a failed run never
 leaves a partial output behind.
 """
@@ -14,6 +21,7 @@ import pyarrow.parquet as pq
 import uproot
 
 from jetclass2.atomic import temporary_name
+from jetclass2.rootfile import ReproducibleFile
 
 from . import schema
 
@@ -21,11 +29,59 @@ TREE_NAME = "tree"
 FORMATS = ("root", "parquet")
 
 
+#: Collections of per-particle branches; the branches of one collection share the counter ``n<collection>``.
+COLLECTIONS = ("part", "genpart", "aux_genpart")
+
+
+def collection_of(branch: str) -> str:
+    """The collection a per-particle branch belongs to (``aux_genpart_pt`` -> ``aux_genpart``)."""
+    return max((c for c in COLLECTIONS if branch.startswith(c + "_")), key=len)
+
+
+def _tree_layout() -> list[tuple[str, list[tuple[str, str, str]] | str]]:
+    """mktree entries in schema order: (branch, dtype) for a per-jet branch, (collection,
+    [(branch, field, dtype), ...]) for the per-particle branches of one collection."""
+    layout, seen = [], set()
+    for name, dtype, jagged in schema.BRANCHES:
+        if not jagged:
+            layout.append((name, dtype))
+            continue
+        coll = collection_of(name)
+        if coll not in seen:
+            if any(entry[0] == coll for entry in layout):
+                raise AssertionError(f"schema: {coll}_* branches are not contiguous")
+            seen.add(coll)
+            layout.append((coll, []))
+        if layout[-1][0] != coll:
+            raise AssertionError(f"schema: {coll}_* branches are not contiguous")
+        layout[-1][1].append((name, name[len(coll) + 1:], dtype))
+    return layout
+
+
+_LAYOUT = _tree_layout()
+
+
 def _branch_types() -> dict:
     types = {}
-    for name, dtype, jagged in schema.BRANCHES:
-        types[name] = ak.types.from_datashape(f"var * {dtype}", highlevel=False) if jagged else np.dtype(dtype)
+    for key, spec in _LAYOUT:
+        if isinstance(spec, str):
+            types[key] = np.dtype(spec)
+        else:
+            fields = ", ".join(f"{field}: {dtype}" for _, field, dtype in spec)
+            types[key] = ak.types.from_datashape(f"var * {{{fields}}}", highlevel=False)
     return types
+
+
+def _tree_chunk(records: ak.Array) -> dict:
+    """One extend() call's arrays: per-jet branches as they are, each collection zipped into one
+    record list (uproot then writes one counter for it)."""
+    chunk = {}
+    for key, spec in _LAYOUT:
+        if isinstance(spec, str):
+            chunk[key] = records[key]
+        else:
+            chunk[key] = ak.zip({field: records[name] for name, field, _ in spec})
+    return chunk
 
 
 class JetWriter:
@@ -45,9 +101,12 @@ class JetWriter:
     def __enter__(self) -> "JetWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.fmt == "root":
-            self._file = uproot.recreate(self.tmp)
-            # a TTree (not an RNTuple): counters per jagged branch, as ROOT's vector<T> reads back in uproot
-            self._tree = self._file.mktree(TREE_NAME, _branch_types(), counter_name=lambda b: f"n{b}")
+            # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
+            self._root = ReproducibleFile(self.tmp, name=self.path.name)
+            self._file = self._root.__enter__()
+            # a TTree (not an RNTuple), branches named <collection>_<field>, counters n<collection>
+            self._tree = self._file.mktree(TREE_NAME, _branch_types(), field_name=lambda outer, inner: f"{outer}_{inner}",
+                                           counter_name=lambda collection: f"n{collection}")
         return self
 
     def write(self, records: ak.Array) -> None:
@@ -56,7 +115,7 @@ class JetWriter:
             return
         records = schema.conform({name: records[name] for name in schema.BRANCH_NAMES})
         if self.fmt == "root":
-            self._tree.extend({name: records[name] for name in schema.BRANCH_NAMES})
+            self._tree.extend(_tree_chunk(records))
         else:
             table = ak.to_arrow_table(records, extensionarray=False)
             if self._pq is None:
@@ -65,16 +124,19 @@ class JetWriter:
         self.n_jets += len(records)
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        ok = exc_type is None
         try:
             if self.fmt == "root":
-                self._file.close()
-            else:
-                if self._pq is None and exc_type is None:
-                    ak.to_parquet(schema.empty_record(), self.tmp, extensionarray=False)
-                elif self._pq is not None:
-                    self._pq.close()
+                self._root.__exit__(exc_type, exc, tb)  # closes the file
+            elif self._pq is not None:
+                self._pq.close()
+            elif ok:
+                ak.to_parquet(schema.empty_record(), self.tmp, extensionarray=False)
+        except BaseException:
+            ok = False
+            raise
         finally:
-            if exc_type is None:
+            if ok:
                 os.replace(self.tmp, self.path)
             else:
                 self.tmp.unlink(missing_ok=True)

@@ -32,3 +32,62 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:
     return REPO
+
+
+# ---- ROOT (C++) for read-back tests --------------------------------------------------------
+# ROOT is no dependency of the project (the PyPI wheel `ROOT==0.1a12` is 248 MB; extra `root`).
+# A test that needs it gets a runner from the `root_macro` fixture, which finds ROOT as
+#   1. an importable `ROOT` module in this environment,
+#   2. $JETCLASS2_ROOT: a directory holding a `setup.sh` (sourced) or a `ROOT/` package
+#      (a `pip install --target DIR ROOT==0.1a12`),
+#   3. the generation stack's build: $JETCLASS2_CACHE (default ~/.cache/jetclass2)/stack-*/root/setup.sh,
+# and skips with the reason when there is none.
+
+
+def _root_candidates():
+    import importlib.util
+
+    if importlib.util.find_spec("ROOT") is not None:
+        yield "this environment", {}, None
+    if os.environ.get("JETCLASS2_ROOT"):
+        d = Path(os.environ["JETCLASS2_ROOT"])
+        if (d / "setup.sh").is_file():
+            yield f"$JETCLASS2_ROOT ({d})", {}, d / "setup.sh"
+        elif (d / "ROOT").is_dir():
+            yield f"$JETCLASS2_ROOT ({d})", {"PYTHONPATH": str(d)}, None
+    cache = Path(os.environ.get("JETCLASS2_CACHE", Path.home() / ".cache" / "jetclass2"))
+    for setup in sorted(cache.glob("stack-*/root/setup.sh"), reverse=True):
+        yield f"generation stack ({setup})", {}, setup
+
+
+def _python_with_root(env_extra: dict, setup: Path | None, code: str, timeout: int = 600):
+    """Run ``python -c code`` where ROOT imports (env_extra added, setup.sh sourced first)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, **env_extra}
+    cmd = [sys.executable, "-c", code]
+    if setup is not None:
+        quoted = code.replace("'", "'\\''")
+        cmd = ["bash", "-c", f"source '{setup}' >/dev/null && exec python -c '{quoted}'"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def root_macro():
+    """``run(macro_path, *string_args) -> CompletedProcess``: the C++ macro executed by ROOT (Cling)."""
+    tried = []
+    for where, env_extra, setup in _root_candidates():
+        probe = _python_with_root(env_extra, setup, "import ROOT; print(ROOT.gROOT.GetVersion())", timeout=300)
+        if probe.returncode == 0:
+            def run(macro, *args, _env=env_extra, _setup=setup):
+                call = ", ".join('"' + str(a) + '"' for a in args)
+                code = ("import ctypes, sys, ROOT; ROOT.gROOT.SetBatch(True); err = ctypes.c_int(0); "
+                        f"ROOT.gROOT.ProcessLine('.x {macro}({call})', err); sys.exit(1 if err.value else 0)")
+                return _python_with_root(_env, _setup, code)
+            run.version = probe.stdout.strip().splitlines()[-1]
+            run.where = where
+            return run
+        tried.append(f"{where}: {(probe.stderr or probe.stdout).strip().splitlines()[-1:]}")
+    pytest.skip("ROOT not found (no importable ROOT module, $JETCLASS2_ROOT or generation stack build)"
+                + (f"; tried {tried}" if tried else "") + "; `pip install '.[root]'` provides it")
