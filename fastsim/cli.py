@@ -5,8 +5,7 @@ import argparse
 import logging
 import sys
 
-import awkward as ak
-
+from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.logs import setup_cli_logging
 
 
@@ -15,24 +14,16 @@ def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop:
 
     The stored record sits at its old primary vertex (``Vertex[0]``); it is moved back to the
     origin before the simulation draws a new one. Raises ``DelphesInputError`` for unreadable
-    input or missing branches.
+    input, missing branches or non-finite values, ``OutputError`` for an output that cannot be written.
     """
     from fastsim.detector import recentre
-    from jetclass2.delphes_tree import COLLECTIONS, DelphesInputError, DelphesWriter, open_tree
+    from jetclass2.delphes_tree import DelphesWriter, iterate_particles, open_tree
 
     tree = open_tree(input_path)
-    fields = list(COLLECTIONS["Particle"])
-    missing = [f"Particle.{f}" for f in fields if f"Particle.{f}" not in tree]
-    if missing:
-        raise DelphesInputError(f"{input_path}: missing branch(es) {', '.join(missing)}")
-    has_vertex = "Vertex.Z" in tree and "Vertex.T" in tree
-    branches = [f"Particle.{f}" for f in fields] + (["Vertex.Z", "Vertex.T"] if has_vertex else [])
     with DelphesWriter(output_path) as w:
-        for chunk in tree.iterate(branches, step_size=batch, entry_stop=entry_stop):
-            particles = ak.zip({f: chunk[f"Particle.{f}"] for f in fields})
-            if has_vertex:
-                particles = recentre(particles, ak.fill_none(ak.firsts(chunk["Vertex.Z"]), 0),
-                                     ak.fill_none(ak.firsts(chunk["Vertex.T"]), 0))
+        for particles, pv_z, pv_t in iterate_particles(input_path, step=batch, entry_stop=entry_stop, tree=tree):
+            if pv_z is not None:
+                particles = recentre(particles, pv_z, pv_t)
             w.extend(simulator.process(particles))
 
 
@@ -53,17 +44,21 @@ def main(argv=None) -> int:
     from jetclass2.delphes_tree import DelphesInputError
 
     try:
-        card = load_card(args.card)
-        mean = card["pileup"]["mean"] if args.pileup is None else args.pileup
-        lib = args.pileup_library
-        if lib is None and mean > 0:
-            lib = default_pileup_library(card["pileup"]["library_events"])
-            logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
-        sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed)
-        resimulate(args.input, args.output, sim, batch=args.batch)
-    except (DelphesInputError, SimulationInputError, PileupLibraryError) as exc:
+        with raise_on_sigterm():  # temporary files are removed on SIGTERM too
+            card = load_card(args.card)
+            mean = card["pileup"]["mean"] if args.pileup is None else args.pileup
+            lib = args.pileup_library
+            if lib is None and mean > 0:
+                lib = default_pileup_library(card["pileup"]["library_events"])
+                logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
+            sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed)
+            resimulate(args.input, args.output, sim, batch=args.batch)
+    except (DelphesInputError, SimulationInputError, PileupLibraryError, OutputError) as exc:
         print(f"fastsim: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"fastsim: error: terminated by SIGTERM; {args.output} not written", file=sys.stderr)
+        return exc.code
     return 0
 
 

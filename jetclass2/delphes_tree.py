@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from .atomic import temporary_name
+from .atomic import check_output_path, output_errors, remove_stale_temporaries, temporary_name
 from .rootfile import ReproducibleFile
 
 log = logging.getLogger(__name__)
@@ -94,16 +95,24 @@ class DelphesWriter:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.tmp = temporary_name(self.path)
+        self._root = None
         self._file = None
         self._tree = None
         self._collections: list[str] | None = None
         self.n_events = 0
 
     def __enter__(self) -> "DelphesWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
-        self._root = ReproducibleFile(self.tmp, name=self.path.name)
-        self._file = self._root.__enter__()
+        check_output_path(self.path)  # a directory in the way fails now, not after all the work
+        try:
+            with output_errors(self.path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_temporaries(self.path)
+                # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
+                self._root = ReproducibleFile(self.tmp, name=self.path.name)
+                self._file = self._root.__enter__()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def extend(self, collections: dict[str, ak.Array]) -> None:
@@ -121,22 +130,23 @@ class DelphesWriter:
         elif list(collections) != self._collections:
             raise ValueError(f"{self.path}: batch collections {list(collections)} differ from {self._collections}")
         data = {name: _as_record(name, arr, self.path) for name, arr in collections.items()}
-        if self._tree is None:
-            self._tree = self._file.mktree(
-                TREE_NAME,
-                {name: arr.type for name, arr in data.items()},
-                counter_name=lambda counted: f"{counted}_size",
-                field_name=lambda outer, inner: inner if outer == "" else f"{outer}.{inner}",
-            )
-        self._tree.extend(data)
+        with output_errors(self.path):
+            if self._tree is None:
+                self._tree = self._file.mktree(
+                    TREE_NAME,
+                    {name: arr.type for name, arr in data.items()},
+                    counter_name=lambda counted: f"{counted}_size",
+                    field_name=lambda outer, inner: inner if outer == "" else f"{outer}.{inner}",
+                )
+            self._tree.extend(data)
         self.n_events += next(iter(lengths.values()), 0)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        ok = exc_type is None
+        renamed = False
         try:
-            if self._file is not None:
+            with output_errors(self.path):
                 try:
-                    if self._tree is None and ok:
+                    if self._file is not None and self._tree is None and exc_type is None:
                         # An empty job still yields a valid file with the full layout.
                         self._tree = self._file.mktree(
                             TREE_NAME,
@@ -145,14 +155,14 @@ class DelphesWriter:
                             field_name=lambda outer, inner: inner if outer == "" else f"{outer}.{inner}",
                         )
                 finally:
-                    self._root.__exit__(exc_type, exc, tb)  # closes the file
-        except BaseException:
-            ok = False
-            raise
+                    if self._root is not None:
+                        self._root.__exit__(exc_type, exc, tb)  # closes the file
+                        self._root = None
+                if exc_type is None:
+                    os.replace(self.tmp, self.path)
+                    renamed = True
         finally:
-            if ok:
-                os.replace(self.tmp, self.path)
-            else:
+            if not renamed:
                 self.tmp.unlink(missing_ok=True)
 
 
@@ -173,6 +183,11 @@ PFCAND_DIRECTION_FIELD = "CtgTheta"
 
 class DelphesInputError(RuntimeError):
     """A Delphes-format file that cannot be read; the message names the file and the problem."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line (uproot's messages span several)."""
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())
 
 
 @dataclass
@@ -199,7 +214,7 @@ def open_tree(path: str | Path):
     try:
         f = uproot.open(path)
     except Exception as exc:  # uproot raises several types for non-ROOT or truncated files
-        raise DelphesInputError(f"{path}: not a readable ROOT file ({type(exc).__name__}: {exc})") from exc
+        raise DelphesInputError(f"{path}: not a readable ROOT file ({_one_line(exc)})") from exc
     try:
         tree = f[TREE_NAME]
     except Exception as exc:
@@ -222,8 +237,26 @@ def _read(tree, path: Path, names: list[str], start: int, stop: int) -> ak.Array
     try:
         return tree.arrays(names, entry_start=start, entry_stop=stop)
     except Exception as exc:
-        raise DelphesInputError(f"{path}: cannot read entries {start}-{stop} ({type(exc).__name__}: {exc}); "
-                                  "the file may be truncated or corrupt") from exc
+        raise DelphesInputError(f"{path}: cannot read entries {start}-{stop - 1} ({_one_line(exc)}); "
+                                "the file may be truncated or corrupt") from exc
+
+
+def check_finite(arrays: ak.Array, path: Path, first_entry: int) -> None:
+    """Refuse NaN or infinite values in the floating-point branches of ``arrays`` (entries from
+    ``first_entry`` on): a :class:`DelphesInputError` naming the file, the event and the branch."""
+    for name in arrays.fields:
+        column = arrays[name]
+        values = np.asarray(ak.flatten(column, axis=None))
+        if values.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(values)
+        if bad.any():
+            k = int(np.argmax(bad))
+            counts = np.asarray(ak.num(column, axis=1)) if column.ndim > 1 else np.ones(len(column), dtype=np.int64)
+            event = first_entry + int(np.searchsorted(np.cumsum(counts), k, side="right"))
+            raise DelphesInputError(f"{path}: event {event}: branch {name} holds {values[k]} "
+                                    f"(non-finite values are refused; {int(bad.sum())} in entries "
+                                    f"{first_entry}-{first_entry + len(column) - 1})")
 
 
 def _zip(arrays: ak.Array, collection: str, fields: list[str]) -> ak.Array:
@@ -250,6 +283,7 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None):
     for start in range(0, n, step):
         stop = min(n, start + step)
         arrays = _read(tree, path, pnames + cnames + dnames + vnames, start, stop)
+        check_finite(arrays, path, start)
         particles = _zip(arrays, "Particle", PARTICLE_FIELDS)
         pfcands = _zip(arrays, "ParticleFlowCandidate", PFCAND_FIELDS)
         pfcands = ak.with_field(pfcands, _momentum_eta(pfcands, arrays[direction] if dnames else None), "MomentumEta")
@@ -277,3 +311,27 @@ def _momentum_eta(pfcands: ak.Array, ctg_theta) -> ak.Array:
 def count_events(path: str | Path) -> int:
     """Number of events in the Delphes tree of ``path``."""
     return open_tree(path).num_entries
+
+
+def iterate_particles(path: str | Path, step: int = 100, entry_stop: int | None = None, tree=None):
+    """Yield ``(particles, pv_z, pv_t)`` chunks of the full ``Particle`` record (every field of
+    :data:`COLLECTIONS`), with the primary vertex per event (``None`` without a ``Vertex``
+    collection). Unreadable entries and non-finite values raise :class:`DelphesInputError`."""
+    path = Path(path)
+    tree = tree if tree is not None else open_tree(path)
+    fields = list(COLLECTIONS["Particle"])
+    names = _require(tree, path, "Particle", fields)
+    has_vertex = "Vertex.Z" in tree and "Vertex.T" in tree
+    vnames = ["Vertex.Z", "Vertex.T"] if has_vertex else []
+    n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        arrays = _read(tree, path, names + vnames, start, stop)
+        check_finite(arrays, path, start)
+        particles = _zip(arrays, "Particle", fields)
+        if has_vertex:
+            pv_z = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.Z"]), 0.0), dtype=np.float64)
+            pv_t = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.T"]), 0.0), dtype=np.float64)
+            yield particles, pv_z, pv_t
+        else:
+            yield particles, None, None

@@ -6,7 +6,7 @@
 """
 from jetclass2.delphes_tree import DelphesInputError
 
-from .core import Settings, gen_jets, jet_substructure, ntuplize, process_events, process_file, reco_jets
+from .core import Settings, SettingsError, gen_jets, jet_substructure, ntuplize, process_events, process_file, reco_jets
 from .labels import LABEL_NAMES, label_jets
 
-__all__ = ["Settings", "reco_jets", "gen_jets", "jet_substructure", "ntuplize", "process_events", "process_file", "DelphesInputError", "LABEL_NAMES", "label_jets"]
+__all__ = ["Settings", "SettingsError", "reco_jets", "gen_jets", "jet_substructure", "ntuplize", "process_events", "process_file", "DelphesInputError", "LABEL_NAMES", "label_jets"]

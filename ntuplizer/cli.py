@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from jetclass2 import delphes_tree
+from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.logs import setup_cli_logging
 
 from . import core
@@ -14,7 +15,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="ntuplize", description=__doc__.split(":", 1)[1].strip())
     ap.add_argument("inputs", nargs="+", help="Delphes-format ROOT files (tree 'Delphes')")
     ap.add_argument("-o", "--output", required=True, help="output file (.root TTree 'tree', or .parquet)")
-    ap.add_argument("--jet-radius", type=float, choices=[0.8, 1.5], default=None, help="anti-kT radius (default from config: 0.8)")
+    ap.add_argument("--jet-radius", type=float, default=None,
+                    help="anti-kT radius, one with clustering settings in the config (0.8 or 1.5; default from config: 0.8)")
     ap.add_argument("--qcd-labels", action="store_true", help="assign QCD labels to jets without a resonance label")
     ap.add_argument("--format", choices=["root", "parquet"], default=None, help="output format (default: from the file suffix)")
     ap.add_argument("--min-jet-pt", type=float, default=None, help="jet pT threshold [GeV] (default from config)")
@@ -26,12 +28,16 @@ def main(argv=None) -> int:
     setup_cli_logging(args.quiet)
     fmt = args.format or ("parquet" if args.output.endswith(".parquet") else "root")
     try:
-        settings = core.Settings.from_config(args.config, jet_radius=args.jet_radius, qcd_labels=args.qcd_labels,
-                                             min_jet_pt=args.min_jet_pt, max_jet_abs_eta=args.max_jet_abs_eta)
-        summary = core.ntuplize(args.inputs, args.output, settings=settings, fmt=fmt, step=args.chunk)
-    except delphes_tree.DelphesInputError as exc:
+        with raise_on_sigterm():  # temporary files are removed on SIGTERM too
+            settings = core.Settings.from_config(args.config, jet_radius=args.jet_radius, qcd_labels=args.qcd_labels,
+                                                 min_jet_pt=args.min_jet_pt, max_jet_abs_eta=args.max_jet_abs_eta)
+            summary = core.ntuplize(args.inputs, args.output, settings=settings, fmt=fmt, step=args.chunk)
+    except (delphes_tree.DelphesInputError, core.SettingsError, OutputError) as exc:
         print(f"ntuplize: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"ntuplize: error: terminated by SIGTERM; {args.output} not written", file=sys.stderr)
+        return exc.code
     print(f"ntuplize: {summary.jets} jets from {summary.events} events -> {args.output} "
           f"({summary.seconds:.1f} s, {summary.jets / max(summary.seconds, 1e-9):.0f} jets/s)", file=sys.stderr)
     return 0

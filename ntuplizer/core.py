@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG = resource("config/ntuplizer.yaml")
 
 
+class SettingsError(ValueError):
+    """An ntuplizer settings file that cannot be used; the message names the file and the problem."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Physics settings of the ntuplizer (defaults from ``config/ntuplizer.yaml``)."""
@@ -47,29 +51,39 @@ class Settings:
         ``jet_radius`` selects the per-radius clustering thresholds of the file.
         """
         path = resolve(path) if path else DEFAULT_CONFIG
-        with open(path) as f:
-            cfg = yaml.safe_load(f)
+        try:
+            with open(path) as f:
+                cfg = yaml.safe_load(f)
+        except OSError as exc:
+            raise SettingsError(f"{path}: cannot read the ntuplizer settings ({exc.strerror or exc})") from exc
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"{path}: not valid YAML ({exc})") from exc
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        radius = float(overrides.get("jet_radius", cfg["jet_radius"]))
-        algos = {float(k): v for k, v in cfg["jet_algorithms"].items()}
-        if radius not in algos:
-            raise ValueError(f"{path}: no clustering settings for jet radius {radius} (known: {sorted(algos)})")
-        base = cls(
-            jet_radius=radius,
-            reco_min_pt=float(algos[radius]["reco_min_pt"]),
-            gen_min_pt=float(algos[radius]["gen_min_pt"]),
-            min_jet_pt=float(cfg["min_jet_pt"]),
-            max_jet_abs_eta=float(cfg["max_jet_abs_eta"]),
-            sd_beta=float(cfg["softdrop"]["beta"]),
-            sd_zcut=float(cfg["softdrop"]["z_cut"]),
-            nsub_beta=float(cfg["nsubjettiness"]["beta"]),
-            nsub_max=int(cfg["nsubjettiness"]["max_n"]),
-            max_abs_pz=float(cfg["constituents"]["max_abs_pz"]),
-            max_abs_eta=float(cfg["constituents"]["max_abs_eta"]),
-            genjet_excluded_pids=tuple(int(p) for p in cfg["genjet_excluded_pids"]),
-            qcd_parton_status=int(cfg["qcd_partons"]["status"]),
-            qcd_parton_min_pt=float(cfg["qcd_partons"]["min_pt"]),
-        )
+        try:
+            radius = float(overrides.get("jet_radius", cfg["jet_radius"]))
+            algos = {float(k): v for k, v in cfg["jet_algorithms"].items()}
+            if radius not in algos:
+                raise SettingsError(f"{path}: no clustering settings for jet radius {radius} (known: {sorted(algos)})")
+            base = cls(
+                jet_radius=radius,
+                reco_min_pt=float(algos[radius]["reco_min_pt"]),
+                gen_min_pt=float(algos[radius]["gen_min_pt"]),
+                min_jet_pt=float(cfg["min_jet_pt"]),
+                max_jet_abs_eta=float(cfg["max_jet_abs_eta"]),
+                sd_beta=float(cfg["softdrop"]["beta"]),
+                sd_zcut=float(cfg["softdrop"]["z_cut"]),
+                nsub_beta=float(cfg["nsubjettiness"]["beta"]),
+                nsub_max=int(cfg["nsubjettiness"]["max_n"]),
+                max_abs_pz=float(cfg["constituents"]["max_abs_pz"]),
+                max_abs_eta=float(cfg["constituents"]["max_abs_eta"]),
+                genjet_excluded_pids=tuple(int(p) for p in cfg["genjet_excluded_pids"]),
+                qcd_parton_status=int(cfg["qcd_partons"]["status"]),
+                qcd_parton_min_pt=float(cfg["qcd_partons"]["min_pt"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, SettingsError):
+                raise
+            raise SettingsError(f"{path}: missing or invalid setting ({type(exc).__name__}: {exc})") from exc
         return replace(base, **{k: v for k, v in overrides.items() if k != "jet_radius"})
 
 

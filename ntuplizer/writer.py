@@ -13,6 +13,7 @@ leaves a partial output behind.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import awkward as ak
@@ -20,7 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import uproot
 
-from jetclass2.atomic import temporary_name
+from jetclass2.atomic import check_output_path, output_errors, remove_stale_temporaries, temporary_name
 from jetclass2.rootfile import ReproducibleFile
 
 from . import schema
@@ -94,19 +95,28 @@ class JetWriter:
         self.fmt = fmt
         self.tmp = temporary_name(self.path)
         self.n_jets = 0
+        self._root = None
         self._file = None
         self._tree = None
         self._pq = None
 
     def __enter__(self) -> "JetWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.fmt == "root":
-            # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
-            self._root = ReproducibleFile(self.tmp, name=self.path.name)
-            self._file = self._root.__enter__()
-            # a TTree (not an RNTuple), branches named <collection>_<field>, counters n<collection>
-            self._tree = self._file.mktree(TREE_NAME, _branch_types(), field_name=lambda outer, inner: f"{outer}_{inner}",
-                                           counter_name=lambda collection: f"n{collection}")
+        check_output_path(self.path)  # a directory in the way fails now, not after all the work
+        try:
+            with output_errors(self.path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_temporaries(self.path)
+                if self.fmt == "root":
+                    # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
+                    self._root = ReproducibleFile(self.tmp, name=self.path.name)
+                    self._file = self._root.__enter__()
+                    # a TTree (not an RNTuple), branches named <collection>_<field>, counters n<collection>
+                    self._tree = self._file.mktree(TREE_NAME, _branch_types(),
+                                                   field_name=lambda outer, inner: f"{outer}_{inner}",
+                                                   counter_name=lambda collection: f"n{collection}")
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def write(self, records: ak.Array) -> None:
@@ -114,31 +124,32 @@ class JetWriter:
         if len(records) == 0:
             return
         records = schema.conform({name: records[name] for name in schema.BRANCH_NAMES})
-        if self.fmt == "root":
-            self._tree.extend(_tree_chunk(records))
-        else:
-            table = ak.to_arrow_table(records, extensionarray=False)
-            if self._pq is None:
-                self._pq = pq.ParquetWriter(self.tmp, table.schema)
-            self._pq.write_table(table)
+        with output_errors(self.path):
+            if self.fmt == "root":
+                self._tree.extend(_tree_chunk(records))
+            else:
+                table = ak.to_arrow_table(records, extensionarray=False)
+                if self._pq is None:
+                    self._pq = pq.ParquetWriter(self.tmp, table.schema)
+                self._pq.write_table(table)
         self.n_jets += len(records)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        ok = exc_type is None
+        renamed = False
         try:
-            if self.fmt == "root":
-                self._root.__exit__(exc_type, exc, tb)  # closes the file
-            elif self._pq is not None:
-                self._pq.close()
-            elif ok:
-                ak.to_parquet(schema.empty_record(), self.tmp, extensionarray=False)
-        except BaseException:
-            ok = False
-            raise
+            with output_errors(self.path):
+                if self._root is not None:
+                    self._root.__exit__(exc_type, exc, tb)  # closes the file
+                elif self._pq is not None:
+                    self._pq.close()
+                elif exc_type is None and self.fmt == "parquet":
+                    ak.to_parquet(schema.empty_record(), self.tmp, extensionarray=False)
+                if exc_type is None:
+                    os.replace(self.tmp, self.path)
+                    renamed = True
         finally:
-            if ok:
-                os.replace(self.tmp, self.path)
-            else:
+            self._root = self._pq = None
+            if not renamed:
                 self.tmp.unlink(missing_ok=True)
 
 
