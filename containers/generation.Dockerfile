@@ -1,17 +1,22 @@
-# Generation image for the container backend: MadGraph5_aMC@NLO, LHAPDF + NNPDF3.1, Pythia 8 with
-# HepMC, Delphes (the JetClass-II card is in cards/delphes) and the 2HDM UFO model, plus this
-# project's console scripts (render-cards) and the job driver run-container-job.
+# Generation image for the container backend: ROOT, Pythia 8, Delphes 3.5.0 (DelphesPythia8) and
+# MadGraph5_aMC@NLO 3.1.1 with heft/2HDM from containers/install-generation-stack.sh (docs/generation-stack.md),
+# plus this project's console scripts (render-cards) and the job driver run-container-job.
 # Build (repository root):  docker build -f containers/generation.Dockerfile -t jetclass2-generation .
-#   then                    apptainer build containers/jetclass2-generation.sif docker-daemon://jetclass2-generation:latest
+#   Offline: first copy the tarballs of shared/toolchain/ (optionally also the pythia8mc sdist and the
+#   ROOT wheel) into build/stack-sources/; without that directory everything is downloaded.
+#   Then: apptainer build containers/jetclass2-generation.sif docker-daemon://jetclass2-generation:latest
 # or directly with Apptainer: apptainer build containers/jetclass2-generation.sif containers/generation.def
 FROM python:3.11-slim-bookworm
 
-COPY containers/install-generation-stack.sh /opt/install-generation-stack.sh
-RUN bash /opt/install-generation-stack.sh
-ENV ROOTSYS=/opt/root \
-    PATH=/opt/mg5amc/bin:/opt/delphes:/opt/pythia8/bin:/opt/lhapdf/bin:/opt/root/bin:$PATH \
-    LD_LIBRARY_PATH=/opt/pythia8/lib:/opt/lhapdf/lib:/opt/hepmc/lib:/opt/root/lib \
-    PYTHIA8DATA=/opt/pythia8/share/Pythia8/xmldoc
+# build/stack-source[s] matches nothing when build/stack-sources does not exist
+COPY containers/install-generation-stack.sh build/stack-source[s] /opt/stack-build/
+RUN src=; if ls /opt/stack-build/*.tar.gz >/dev/null 2>&1; then src="--sources /opt/stack-build"; fi; \
+    bash /opt/stack-build/install-generation-stack.sh --prefix /opt/jetclass2-stack --install-system-deps $src \
+    && rm -rf /opt/stack-build
+# the stack's environment for bash scripts (run-container-job) and for every `docker run` command
+ENV BASH_ENV=/opt/jetclass2-stack/setup.sh
+ENTRYPOINT ["/bin/bash", "-c", ". /opt/jetclass2-stack/setup.sh && exec \"$@\"", "--"]
+CMD ["bash"]
 
 COPY . /opt/jetclass2
 RUN pip install --no-cache-dir -e /opt/jetclass2 && install -m 755 /opt/jetclass2/containers/run-container-job /usr/local/bin/
