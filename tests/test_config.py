@@ -14,6 +14,12 @@ SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
+@pytest.fixture(autouse=True)
+def in_checkout(monkeypatch):
+    """Config paths resolve against the working directory first, as the workflow's jobs do."""
+    monkeypatch.chdir(REPO)
+
+
 def dry_run(*args, cwd=REPO):
     r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args], cwd=cwd,
                        capture_output=True, text=True)
