@@ -107,7 +107,6 @@ def compare(name, ours, ref, rows):
 def own_pythia_events(lib, card, seed, n_events, workdir):
     """Fast simulation of our own Pythia events: response and groomed mass per sample."""
     from generation import samples
-    from generation.samples import RELABEL
     from generation.pythia_driver import PythiaGenerator
     from ntuplizer import Settings
     from ntuplizer.labels import LABEL_NAMES
@@ -122,7 +121,7 @@ def own_pythia_events(lib, card, seed, n_events, workdir):
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for i, p in enumerate(points):
         gen = PythiaGenerator(samples.pythia_commands(cfg, p, samples.job_seed(seed, p.sample, i, "pythia")),
-                              relabel=RELABEL.get(p.sample))
+                              **samples.generator_options(cfg, p.sample))
         out = Path(workdir) / f"own_{p.sample}.root"
         sim = Simulator(card=card, pileup_library=lib, seed=seed + i)
         with DelphesWriter(out) as w:
