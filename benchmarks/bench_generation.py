@@ -4,11 +4,11 @@ event generation. All times are CPU seconds of this process (robust on a shared 
 
 Columns (ms/event unless said):
   events/s      whole job (inits + generation + conversion), N events in N/EPG grid points
-  1 point       the same N events in one grid point (one init), for comparison
+  init share    share of the job's CPU time spent in Pythia initialisation (first init and re-inits)
   first init    the job's first Pythia initialisation (paid once per job)
   re-init       CPU ms per re-initialisation (each further grid point)
   re-init share re-init / (re-init + EPG events' generation and conversion): the batching overhead
-  next()        plain Pythia.next() loop on the same settings and seed (no record read)
+  next()        plain Pythia.next() on the same settings and seed (no record read)
   nextBatch     Pythia.nextBatch: next() plus the bindings' bulk export to awkward
   convert       our numpy conversion of that batch to the generator record
   accessors     reading the same fields particle by particle through the bindings (the former way)
@@ -55,40 +55,43 @@ def accessor_read(pythia):
     return rows
 
 
-def per_event_costs(cfg, sample, n, seed=11):
-    """ms/event of next(), nextBatch, our conversion and the accessor reads, at the sample's first grid point."""
+def per_event_costs(cfg, sample, n, seed=11, chunk=100):
+    """ms/event of next(), nextBatch, our conversion and the accessor reads, at the sample's first grid point.
+
+    Three generators with the same settings and seed (so the same events) advance in turns, `chunk`
+    events at a time, so that the load of a shared machine affects all three alike.
+    """
     point = samples.job_batches(cfg, sample, 0, 1, 1)[0].point
     cmds = samples.pythia_commands(cfg, point, seed)
     opts = samples.generator_options(cfg, sample)
-    a = PythiaGenerator(cmds, **opts)
-    t0 = time.process_time()
-    for _ in range(n):
-        a.pythia.next()
-    t_next = (time.process_time() - t0) / n
-    b = PythiaGenerator(cmds, **opts)  # same seed: the same events
-    for _ in b.generate(n, batch_size=100, progress_every=0):
-        pass
-    c = PythiaGenerator(cmds, **opts)
-    t_acc = 0.0
-    for _ in range(n):
-        c.pythia.next()
+    a, b, c = (PythiaGenerator(cmds, **opts) for _ in range(3))
+    t_next = t_acc = 0.0
+    for _ in range(0, n, chunk):
         t0 = time.process_time()
-        accessor_read(c.pythia)
-        t_acc += time.process_time() - t0
-    return 1e3 * t_next, 1e3 * b.time_next / n, 1e3 * b.time_convert / n, 1e3 * t_acc / n
+        for _ in range(chunk):
+            a.pythia.next()
+        t_next += time.process_time() - t0
+        for _ in b.generate(chunk, batch_size=chunk, progress_every=0):
+            pass
+        for _ in range(chunk):
+            c.pythia.next()
+            t0 = time.process_time()
+            accessor_read(c.pythia)
+            t_acc += time.process_time() - t0
+    n = chunk * len(range(0, n, chunk))
+    return 1e3 * t_next / n, 1e3 * b.time_next / n, 1e3 * b.time_convert / n, 1e3 * t_acc / n
 
 
 def table(cfg, n_events, epg):
-    print(f"{'sample':14s} {'events/s':>9s} {'1 point':>8s} {'first init':>10s} {'re-init':>8s} {'re-init share':>13s} | "
+    print(f"{'sample':14s} {'events/s':>9s} {'init share':>10s} {'first init':>10s} {'re-init':>8s} {'re-init share':>13s} | "
           f"{'next()':>7s} {'nextBatch':>9s} {'convert':>8s} {'accessors':>9s} {'conv/next':>9s}")
     for sample in samples.sample_names(cfg):
         gen, cpu, _ = run_job(cfg, sample, n_events, epg)
         re_init = (gen.time_init - gen.first_init) / max(gen.n_init - 1, 1)
         per_event = (gen.time_next + gen.time_convert) / n_events
-        one, cpu_one, _ = run_job(cfg, sample, n_events, n_events)  # one grid point for the whole job
-        t_next, t_batch, t_conv, t_acc = per_event_costs(cfg, sample, min(n_events, 200))
+        t_next, t_batch, t_conv, t_acc = per_event_costs(cfg, sample, 300)
         conv = (t_batch - t_next + t_conv) / t_next
-        print(f"{sample:14s} {n_events / cpu:9.1f} {n_events / cpu_one:8.1f} {gen.first_init:9.2f}s {1e3 * re_init:6.0f}ms "
+        print(f"{sample:14s} {n_events / cpu:9.1f} {100 * gen.time_init / cpu:9.1f}% {gen.first_init:9.2f}s {1e3 * re_init:6.0f}ms "
               f"{100 * re_init / (re_init + epg * per_event):12.1f}% | "
               f"{t_next:7.2f} {t_batch:9.2f} {t_conv:8.2f} {t_acc:9.2f} {100 * conv:8.0f}%")
 
@@ -115,10 +118,10 @@ def x_spectra(cfg, outdir, n_events, epg):
         n_x = ak.to_numpy(ak.sum(last, axis=1))
         x_pt, x_m = ev.PT[last], ev.Mass[last]
         ratio = ak.to_numpy(ak.flatten(x_pt / pt_min))
-        row[0].hist(ak.to_numpy(ak.flatten(x_m)), bins=np.arange(0, 521, 5), histtype="step")
+        row[0].hist(ak.to_numpy(ak.flatten(x_m)), bins=np.arange(-2.5, 523, 5), histtype="step")
         row[0].set(xlabel="m_X [GeV]", ylabel="X per 5 GeV", title=f"{sample}: {n_events} events, {len(batches)} grid points")
         row[1].hist(np.clip(ratio, 0, 3), bins=60, range=(0, 3), histtype="step")
-        row[1].set(xlabel="pT_X / pT_min of the batch", ylabel="X",
+        row[1].set(xlabel="pT_X / pT_min of the batch (last bin: >= 3)", ylabel="X",
                    title=f"X per event: {', '.join(f'{k}: {np.mean(n_x == k):.0%}' for k in (1, 2))}")
         if "mass_y" in samples.KIND_FIELDS[samples.kind_of(cfg, sample)]:
             y_nom = np.repeat([b.point.mass_y for b in batches], [b.events for b in batches])
