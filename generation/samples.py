@@ -285,11 +285,6 @@ def job_batches(cfg: dict, sample: str, job: int, n_events: int, seed: int,
     return out
 
 
-def grid_point_for_job(cfg: dict, sample: str, job: int, seed: int, min_pt: float | None = None) -> GridPoint:
-    """The grid point of the first batch of job ``job``."""
-    return job_batches(cfg, sample, job, 1, seed, 1, min_pt)[0].point
-
-
 # ---- Pythia cards ----------------------------------------------------------------------------
 
 _INCLUDE = re.compile(r"^#include\s+(\S+)(.*)$")
