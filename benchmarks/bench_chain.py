@@ -37,7 +37,7 @@ def main():
     print(f"{'sample':44s} {'next()':>8s} {'convert':>8s} {'outside':>8s} {'sim 50PU':>9s} {'write':>7s} {'sim/gen':>8s} "
           f"{'ntuplize':>9s}  [ms/event]")
     for p in POINTS:
-        gen = PythiaGenerator(samples.pythia_commands(cfg, p, 1), relabel={24: 37} if p.sample == "Res2P_charged" else None)
+        gen = PythiaGenerator(samples.pythia_commands(cfg, p, 1), **samples.generator_options(cfg, p.sample))
         events = ak.concatenate(list(gen.generate(args.events, batch_size=args.events, progress_every=0)))
         Simulator(pileup_library=lib, seed=2).process(events[:2])  # numba compilation outside the timing
         sim = Simulator(pileup_library=lib, seed=1)

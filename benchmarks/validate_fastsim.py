@@ -122,7 +122,7 @@ def own_pythia_events(lib, card, seed, n_events, workdir):
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for i, p in enumerate(points):
         gen = PythiaGenerator(samples.pythia_commands(cfg, p, samples.job_seed(seed, p.sample, i, "pythia")),
-                              relabel=RELABEL.get(p.sample))
+                              **samples.generator_options(cfg, p.sample))
         out = Path(workdir) / f"own_{p.sample}.root"
         sim = Simulator(card=card, pileup_library=lib, seed=seed + i)
         with DelphesWriter(out) as w:

@@ -31,7 +31,7 @@ def pileup_main(argv=None) -> int:
 
 
 def render_cards_main(argv=None) -> int:
-    """render-cards: MadGraph and Pythia cards of one job, for the container path."""
+    """render-cards: MadGraph and Pythia cards of one job, one set per grid point, for the container path."""
     from .madgraph import render_job_cards
 
     ap = argparse.ArgumentParser(prog="render-cards", description=render_cards_main.__doc__.split(":", 1)[1].strip())
@@ -41,13 +41,15 @@ def render_cards_main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-o", "--outdir", required=True)
     ap.add_argument("--samples-config", default=None)
+    ap.add_argument("--events-per-grid-point", type=int, default=None, help="events per grid point (default from the samples config)")
+    ap.add_argument("--pdf", choices=["lhapdf", "builtin"], default=None, help="PDF sets (default from the samples config)")
     args = ap.parse_args(argv)
     try:
-        files = render_job_cards(args.sample, args.job, args.events, args.seed, Path(args.outdir), args.samples_config)
+        files = render_job_cards(args.sample, args.job, args.events, args.seed, Path(args.outdir), args.samples_config,
+                                 args.events_per_grid_point, args.pdf)
     except samples.GenerationConfigError as exc:
         print(f"render-cards: error: {exc}", file=sys.stderr)
         return 2
     for f in files:
         print(f)
     return 0
-

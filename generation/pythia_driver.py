@@ -5,9 +5,16 @@ Events come out as awkward batches with the fields of the Delphes ``Particle`` b
 entry dropped), HepMC-style status (1 final, 2 decayed, otherwise |status|), X/Y/Z in mm,
 T in seconds.
 
-The bindings expose no bulk accessor of the event record, so the conversion reads each
-particle through pythia8mc (eleven calls of ~0.3 us each, the floor of the bindings);
-``benchmarks/bench_chain.py`` measures its share.
+Pythia fills whole batches of events in C++ (``Pythia.nextBatch``, an awkward array of the
+event records); the conversion to the generator record is numpy on the flattened batch, so it
+costs a few per cent of Pythia's own time (``benchmarks/bench_generation.py``).
+
+One generator serves all grid points of a job: :meth:`PythiaGenerator.configure` applies a
+batch's settings and re-initialises Pythia. That costs ~20 ms instead of ~1 s because the MPI
+initialisation is kept in memory (``MultipartonInteractions:reuseInit = -1``, common card), the
+resonances listed as ``generic_resonances`` take their widths from the cards instead of
+Pythia's numerical width integrals, and the PDF objects (a separate hard-process PDF included)
+are built once. PDF settings therefore come from the first configuration.
 """
 from __future__ import annotations
 
@@ -29,139 +36,148 @@ class GenerationError(RuntimeError):
     """Pythia could not be initialised or failed to produce events."""
 
 
-def _pythia():
-    import pythia8mc
-
-    return pythia8mc.Pythia("", False)  # no banner
-
-
 class PythiaGenerator:
-    """A configured Pythia instance producing generator-record batches.
+    """A Pythia instance producing generator-record batches, re-configurable between grid points.
 
-    ``relabel`` maps |PDG id| -> |PDG id| in the output record (keeping the sign), used
-    where a Pythia process stands in for a resonance it has no process for.
+    ``relabel`` maps |PDG id| -> |PDG id| in the output record (keeping the sign).
+    ``generic_resonances``: PDG ids whose widths Pythia takes from the cards (mWidth x BR, exact
+    for decay tables of meMode >= 100) instead of computing them from couplings at every init.
+    ``final_only`` keeps final-state particles only (pile-up library).
+    ``time_init``, ``time_next`` (Pythia's ``nextBatch``) and ``time_convert`` are CPU seconds of
+    this process, robust on a shared machine.
     """
 
-    def __init__(self, commands: list[str], relabel: dict[int, int] | None = None, final_only: bool = False):
-        self.pythia = _pythia()
+    def __init__(self, commands: list[str], relabel: dict[int, int] | None = None, final_only: bool = False,
+                 generic_resonances: tuple[int, ...] | list[int] = ()):
+        import pythia8mc
+
+        self.pythia = pythia8mc.Pythia("", False)  # no banner
+        # the generator keeps these objects alive: Pythia holds them by shared pointer
+        self._resonances = [pythia8mc.ResonanceGeneric(int(pid)) for pid in generic_resonances]
+        for res in self._resonances:
+            self.pythia.addResonancePtr(res)
+        self.relabel = relabel or {}
+        self.final_only = final_only
+        self.time_init = self.time_next = self.time_convert = 0.0
+        self.n_init = 0
+        self._pdfs: list = []
+        self._charge_ids = np.zeros(0, dtype=np.int64)  # species seen so far (sorted) and their properties
+        self._charge = np.zeros(0)
+        self._decays = np.zeros(0, dtype=bool)
+        self.configure(commands)
+
+    def configure(self, commands: list[str]) -> None:
+        """Apply ``commands`` and (re-)initialise Pythia: the next events follow these settings."""
+        t0 = time.process_time()
         for cmd in commands:
             if not self.pythia.readString(cmd):
                 raise GenerationError(f"Pythia rejected the setting {cmd!r}")
+        if self._pdfs:  # our PDF objects stand in: Pythia would re-read the hard-process grid file at every init
+            self.pythia.readString("PDF:useHard = off")
         if not self.pythia.init():
             raise GenerationError("Pythia initialisation failed (see the settings above)")
-        self.relabel = relabel or {}
-        self.final_only = final_only
-        self.time_next = 0.0
-        self.time_convert = 0.0
-        self.failures = 0
-        self._charge: dict[int, float] = {}
-        self._decays: dict[int, bool] = {}
+        if self.n_init == 0 and self.pythia.flag("PDF:useHard"):
+            # the PDFs of the first configuration, built once and handed to Pythia for every later init
+            id_a, id_b = self.pythia.mode("Beams:idA"), self.pythia.mode("Beams:idB")
+            self._pdfs = [self.pythia.getPDFPtr(id_a, 1, "A"), self.pythia.getPDFPtr(id_b, 1, "B"),
+                          self.pythia.getPDFPtr(id_a, 2, "A"), self.pythia.getPDFPtr(id_b, 2, "B")]
+            if not self.pythia.setPDFPtr(*self._pdfs):
+                raise GenerationError("Pythia did not accept the hard-process PDF objects")
+        self.time_init += time.process_time() - t0
+        self.n_init += 1
 
     def _species(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(charge, decays-as-HepMC-2 candidate) per particle, from a per-species cache."""
-        pdata = self.pythia.particleData
-        species, inverse = np.unique(ids, return_inverse=True)
-        for pid in species.tolist():
-            if pid not in self._charge:
-                self._charge[pid] = pdata.charge(pid)
-                apid = abs(pid)
-                self._decays[pid] = bool(pdata.isHadron(apid)) or apid in (13, 15)
-        charge = np.array([self._charge[i] for i in species.tolist()])[inverse]
-        decays = np.array([self._decays[i] for i in species.tolist()], dtype=bool)[inverse]
-        return charge, decays
+        """(charge, may-decay-as-HepMC-status-2) per particle, from a per-species table."""
+        species = np.unique(ids)
+        new = species[~np.isin(species, self._charge_ids)]
+        if len(new):
+            pdata = self.pythia.particleData
+            ids_all = np.concatenate([self._charge_ids, new])
+            charge = np.concatenate([self._charge, [pdata.charge(int(i)) for i in new]])
+            decays = np.concatenate([self._decays, [bool(pdata.isHadron(abs(int(i)))) or abs(int(i)) in (13, 15) for i in new]])
+            order = np.argsort(ids_all)
+            self._charge_ids, self._charge, self._decays = ids_all[order], charge[order], decays[order]
+        pos = np.searchsorted(self._charge_ids, ids)
+        return self._charge[pos], self._decays[pos]
 
-    def _record(self) -> dict[str, np.ndarray]:
-        ev = self.pythia.event
-        n = ev.size()
-        # Eleven accessor calls per particle is the floor of these bindings (no bulk access);
-        # everything derivable (charge, HepMC status, kinematics) is computed in numpy.
-        rows = [None] * (n - 1)
-        vertex = []
-        for i in range(1, n):
-            p = ev[i]
-            rows[i - 1] = (p.id(), p.status(), p.mother1(), p.mother2(), p.daughter1(), p.daughter2(),
-                           p.m(), p.e(), p.px(), p.py(), p.pz())
-            if p.hasVertex():
-                vertex.append((i - 1, p.tProd(), p.xProd(), p.yProd(), p.zProd()))
-        a = np.array(rows, dtype=np.float64).reshape(-1, 11)
-        ids = a[:, 0].astype(np.int64)
-        status = a[:, 1].astype(np.int64)
-        moth = a[:, 2:4].astype(np.int64)
-        dau = a[:, 4:6].astype(np.int64)
+    def _convert(self, batch: ak.Array) -> ak.Array:
+        """Pythia's batch (``nextBatch``) -> generator-record batch (contract 1)."""
+        prt = batch["prt"][:, 1:]  # drop entry 0, the "system"
+        counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
+        flat = ak.flatten(prt)
+        ids = ak.to_numpy(flat["id"]).astype(np.int64)
+        status = ak.to_numpy(flat["status"]).astype(np.int64)
+        d1_py = ak.to_numpy(flat["daughter1"]).astype(np.int64)
+        p4 = flat["p"]
+        px, py, pz, e = (ak.to_numpy(p4[f]) for f in ("px", "py", "pz", "e"))
+        vprod = flat["vProd"]
+        has_v = ~ak.to_numpy(ak.is_none(vprod))
+        vtx = {f: np.where(has_v, ak.to_numpy(ak.fill_none(vprod[f], 0.0)), 0.0) for f in ("px", "py", "pz", "e")}
         charge, decays = self._species(ids)
-        # Pythia's Particle::statusHepMC, vectorised (index 0, the "system", has status -11)
-        d1 = dau[:, 0] - 1
-        has_d = d1 >= 0
-        d1c = np.where(has_d, d1, 0)
-        dau_status = np.where(has_d, np.abs(status[d1c]), 11)
-        dau_id = np.where(has_d, ids[d1c], 90)
+        # Pythia's Particle::statusHepMC, vectorised over the batch (daughter index -> flat position)
+        start = np.repeat(np.cumsum(counts) - counts, counts)
+        has_d = d1_py > 0
+        d_pos = np.where(has_d, start + d1_py - 1, 0)
+        dau_status = np.where(has_d, np.abs(status[d_pos]), 11)
+        dau_id = np.where(has_d, ids[d_pos], 90)
         hep = np.where((status <= -11) & (status >= -200), -status, 0)
         hep = np.where(decays & (dau_id != ids) & (dau_status > 90) & (dau_status < 95), 2, hep)
         hep = np.where(status == -12, 4, hep)
         hep = np.where(status > 0, 1, hep)
-        px, py, pz, e = a[:, 8], a[:, 9], a[:, 10], a[:, 7]
         pt = np.hypot(px, py)
         p_abs = np.sqrt(pt * pt + pz * pz)
         with np.errstate(divide="ignore", invalid="ignore"):
             # beam-parallel entries get Delphes' +-999.9
             eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1)), np.copysign(999.9, pz))
             rap = np.where(e > np.abs(pz), 0.5 * np.log((e + pz) / (e - pz)), np.copysign(999.9, pz))
-        vtx = np.zeros((len(a), 4))
-        if vertex:
-            v = np.array(vertex, dtype=np.float64)
-            vtx[v[:, 0].astype(np.int64)] = v[:, 1:]
-        final = status > 0
-        rec = {
-            "PID": ids.astype(np.int32), "Status": hep.astype(np.int32),
-            "IsPU": np.zeros(len(a), np.int32),
+        for src, dst in self.relabel.items():
+            sel = np.abs(ids) == src
+            ids[sel] = np.sign(ids[sel]) * dst
+        cols = {
+            "PID": ids, "Status": hep, "IsPU": np.zeros(len(ids), np.int32),
             # Pythia index -> Delphes index (entry 0 dropped)
-            "M1": (moth[:, 0] - 1).astype(np.int32), "M2": (moth[:, 1] - 1).astype(np.int32),
-            "D1": (dau[:, 0] - 1).astype(np.int32), "D2": (dau[:, 1] - 1).astype(np.int32),
+            "M1": ak.to_numpy(flat["mother1"]) - 1, "M2": ak.to_numpy(flat["mother2"]) - 1,
+            "D1": d1_py - 1, "D2": ak.to_numpy(flat["daughter2"]) - 1,
             # Delphes: integer part of the charge (quarks 0, uu diquark 1)
-            "Charge": np.trunc(charge).astype(np.int32),
-            "Mass": a[:, 6], "E": e, "Px": px, "Py": py, "Pz": pz, "P": p_abs,
+            "Charge": np.trunc(charge),
+            "Mass": ak.to_numpy(flat["m"]), "E": e, "Px": px, "Py": py, "Pz": pz, "P": p_abs,
             "PT": pt, "Eta": eta, "Phi": np.arctan2(py, px), "Rapidity": rap,
-            "T": vtx[:, 0] / C_MM_PER_S, "X": vtx[:, 1], "Y": vtx[:, 2], "Z": vtx[:, 3],
+            "T": vtx["e"] / C_MM_PER_S, "X": vtx["px"], "Y": vtx["py"], "Z": vtx["pz"],
         }
         if self.final_only:  # mother/daughter indices are meaningless after filtering
-            rec = {k: v[final] for k, v in rec.items()}
+            final = status > 0
+            counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[final], minlength=len(counts))
+            cols = {k: v[final] for k, v in cols.items()}
             for k in ("M1", "M2", "D1", "D2"):
-                rec[k][:] = -1
-        for src, dst in self.relabel.items():
-            pid = rec["PID"]
-            pid[np.abs(pid) == src] = np.sign(pid[np.abs(pid) == src]) * dst
-        return rec
+                cols[k] = np.full(len(cols[k]), -1)
+        return _zip(cols, counts)
 
     def generate(self, n_events: int, batch_size: int = 100, max_failures: int = 100, progress_every: int = 500):
         """Yield batches (awkward arrays, events * var * record) until ``n_events`` are produced."""
         done = 0
-        batch: list[dict[str, np.ndarray]] = []
-        t_start = time.perf_counter()
+        t_start = time.process_time()
         while done < n_events:
-            t0 = time.perf_counter()
-            ok = self.pythia.next()
-            t1 = time.perf_counter()
+            n = min(batch_size, n_events - done)
+            t0 = time.process_time()
+            try:
+                # skip failed events, but give up after max_failures of them in this chunk
+                raw = self.pythia.nextBatch(n, (n + max_failures) / n)
+            except Exception as exc:  # the bindings raise a plain RuntimeError
+                raise GenerationError(f"Pythia failed more than {max_failures} times in {n} events (after {done}): {exc}") from exc
+            t1 = time.process_time()
+            out = self._convert(raw)
             self.time_next += t1 - t0
-            if not ok:
-                self.failures += 1
-                if self.failures > max_failures:
-                    raise GenerationError(f"Pythia failed {self.failures} times (after {done} events)")
-                continue
-            batch.append(self._record())
-            self.time_convert += time.perf_counter() - t1
-            done += 1
-            if progress_every and done % progress_every == 0:
-                log.info("generated %d/%d events (%.1f events/s)", done, n_events, done / (time.perf_counter() - t_start))
-            if len(batch) == batch_size or done == n_events:
-                yield to_awkward(batch)
-                batch = []
+            self.time_convert += time.process_time() - t1
+            if len(out) != n:
+                raise GenerationError(f"Pythia returned {len(out)} events, {n} requested")
+            done += n
+            if progress_every and done // progress_every != (done - n) // progress_every:
+                log.info("generated %d/%d events (%.1f events/s CPU)", done, n_events, done / (time.process_time() - t_start))
+            yield out
 
 
-def to_awkward(records: list[dict[str, np.ndarray]]) -> ak.Array:
-    """Stack per-event column dicts into one ``events * var * record`` array."""
-    counts = np.array([len(r["PID"]) for r in records], dtype=np.int64)
-    cols = {}
-    for f in _INT_FIELDS + _FLOAT_FIELDS:
-        flat = np.concatenate([r[f] for r in records]) if records else np.zeros(0)
-        cols[f] = ak.unflatten(flat.astype(np.int32 if f in _INT_FIELDS else np.float32), counts)
-    return ak.zip(cols, depth_limit=2)
+def _zip(cols: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
+    """Flat columns + events' particle counts -> ``events * var * record`` with the record's dtypes."""
+    arrays = {f: ak.unflatten(np.asarray(cols[f]).astype(np.int32 if f in _INT_FIELDS else np.float32), counts)
+              for f in _INT_FIELDS + _FLOAT_FIELDS}
+    return ak.zip(arrays, depth_limit=2)

@@ -1,6 +1,14 @@
-"""JetClass-II samples, their grids and per-job grid points (from ``config/samples.yaml``)."""
+"""JetClass-II samples, their grids and the grid points of a job's batches (``config/samples.yaml``).
+
+A job of N events is split into batches of ``events_per_grid_point`` events (the last batch takes
+the remainder); every batch has its own grid point, drawn uniformly from (seed, sample, job, batch
+index) with a counter-based hash, so a batch's point does not depend on how many batches the job has.
+What a sample is (its grid parameters, cards, category, PDG relabelling) is data in the config:
+code branches on the sample's ``kind``, never on its name.
+"""
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from dataclasses import dataclass
@@ -13,22 +21,83 @@ import yaml
 from jetclass2.resources import resolve, resource
 
 DEFAULT_SAMPLES_CONFIG = resource("config/samples.yaml")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
+SCHEMA = resource("config/samples.schema.yaml")
 
-#: PDG id relabelling applied to the generator record of a sample (see cards/pythia/res2p_charged.cmnd)
-RELABEL = {"Res2P_charged": {24: 37}}
+RESONANT_2PRONG, RESONANT_34PRONG, QCD_KIND = "resonant_2prong", "resonant_34prong", "qcd"
+#: the per-batch fields a kind's grid points have (besides ``batch`` and ``events``)
+KIND_FIELDS = {
+    RESONANT_2PRONG: ("mass_x", "pt_min"),
+    RESONANT_34PRONG: ("mass_x", "pt_min", "mass_y", "width_y"),
+    QCD_KIND: ("pthat_min",),
+}
 
 
 class GenerationConfigError(ValueError):
     """Unknown sample, grid value outside the grid, bad event count: raised before generation."""
 
 
-def load_config(path: str | Path | None = None) -> dict:
-    path = resolve(path) if path else DEFAULT_SAMPLES_CONFIG
-    with open(path) as f:
-        cfg = yaml.safe_load(f)
-    cfg["_path"] = path
-    return cfg
+_CACHE: dict = {}  # (path, mtime) -> validated config: a process listing many jobs reads it once
 
+
+def load_config(path: str | Path | None = None) -> dict:
+    """Read and validate a samples config (against ``config/samples.schema.yaml``)."""
+    import jsonschema
+
+    path = resolve(path) if path else DEFAULT_SAMPLES_CONFIG
+    try:
+        key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+        if key in _CACHE:
+            return copy.deepcopy(_CACHE[key])
+        with open(path) as f:
+            cfg = yaml.load(f, Loader=_LOADER)
+    except (OSError, yaml.YAMLError) as exc:
+        raise GenerationConfigError(f"{path}: cannot read the samples config ({exc})") from exc
+    with open(SCHEMA) as f:
+        schema = yaml.load(f, Loader=_LOADER)
+    err = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(cfg))
+    if err is not None:
+        where = "/".join(str(p) for p in err.absolute_path) or "top level"
+        raise GenerationConfigError(f"{path}: {where}: {err.message}")
+    cfg["_path"] = path
+    _CACHE[key] = cfg
+    return copy.deepcopy(cfg)
+
+
+# ---- samples as data -------------------------------------------------------------------------
+
+def sample_names(cfg: dict) -> list[str]:
+    """The samples a config defines, in file order."""
+    return list(cfg["samples"])
+
+
+def sample_config(cfg: dict, sample: str) -> dict:
+    if sample not in cfg["samples"]:
+        raise GenerationConfigError(f"{cfg['_path']}: unknown sample {sample!r} (known: {', '.join(cfg['samples'])})")
+    return cfg["samples"][sample]
+
+
+def category_of(cfg: dict, sample: str) -> str:
+    """The dataset category (Res2P, Res34P, QCD) a sample's jets are packed into."""
+    return sample_config(cfg, sample)["category"]
+
+
+def kind_of(cfg: dict, sample: str) -> str:
+    return sample_config(cfg, sample)["kind"]
+
+
+def relabel_of(cfg: dict, sample: str) -> dict[int, int]:
+    """|PDG| -> |PDG| relabelling of the sample's generator record (empty: none)."""
+    return {int(k): int(v) for k, v in sample_config(cfg, sample)["relabel"].items()}
+
+
+def generator_options(cfg: dict, sample: str) -> dict:
+    """Keyword arguments of :class:`generation.pythia_driver.PythiaGenerator` for a sample."""
+    scfg = sample_config(cfg, sample)
+    return {"relabel": relabel_of(cfg, sample), "generic_resonances": tuple(scfg["generic_resonances"])}
+
+
+# ---- grids -----------------------------------------------------------------------------------
 
 def mass_grid(cfg: dict) -> np.ndarray:
     g = cfg["grids"]["mass_x"]
@@ -41,29 +110,36 @@ def pt_grid(cfg: dict) -> np.ndarray:
 
 def qcd_pthat_grid(cfg: dict) -> np.ndarray:
     g = cfg["grids"]["qcd_pthat_min"]
-    return np.round(np.geomspace(g["log_start"], g["log_stop"], g["n"]), 3)
+    return np.round(np.geomspace(g["log_start"], g["log_stop"], g["n"]), g.get("decimals", 3))
 
 
 def mass_y_grid(cfg: dict, mass_x: float) -> np.ndarray:
-    """Y masses allowed for ``mass_x``: from the grid start up to strictly below m_X/2."""
+    """Nominal Y masses allowed for ``mass_x``: from the grid start up to strictly below m_X/2."""
     g = cfg["grids"]["mass_y"]
-    values = np.arange(g["start"], mass_x / 2, g["step"])
-    return np.round(values[values < mass_x / 2], 6)
+    values = np.round(np.arange(g["start"], mass_x / 2, g["step"]), 6)
+    return values[values < mass_x / 2]
+
+
+def x_mass_grid(cfg: dict, kind: str) -> np.ndarray:
+    masses = mass_grid(cfg)
+    if kind == RESONANT_34PRONG:
+        masses = masses[masses >= cfg["grids"]["res34p_min_mass_x"]]
+    return masses
 
 
 def job_seed(base_seed: int, sample: str, job: int, stream: str = "") -> int:
-    """A 31-bit seed derived from (config seed, sample, job index, stream name)."""
+    """A seed in 1..900000000 (Pythia's and MadGraph's range) from (config seed, sample, job, stream)."""
     h = hashlib.sha256(f"{base_seed}/{sample}/{job}/{stream}".encode()).digest()
-    return int.from_bytes(h[:4], "little") % 900_000_000 + 1  # Pythia accepts 1..900000000
+    return int.from_bytes(h[:4], "little") % 900_000_000 + 1
 
 
 @dataclass(frozen=True)
 class GridPoint:
-    """The physics parameters of one generation job."""
+    """The physics parameters of one batch. ``pt_min`` is pT_min of X, or pTHat_min for QCD [GeV]."""
 
     sample: str
     mass: float | None = None  # m_X [GeV]
-    pt_min: float | None = None  # pT_min of X, or pTHat_min for QCD [GeV]
+    pt_min: float | None = None
     mass_y: float | None = None
     width_y: float | None = None
 
@@ -72,63 +148,144 @@ class GridPoint:
         return f"{self.sample}(" + ", ".join(parts) + ")"
 
 
-def sample_config(cfg: dict, sample: str) -> dict:
-    if sample not in cfg["samples"]:
-        raise GenerationConfigError(f"{cfg['_path']}: unknown sample {sample!r} (known: {', '.join(cfg['samples'])})")
-    return cfg["samples"][sample]
+@dataclass(frozen=True)
+class Batch:
+    """``events`` events of one grid point, the ``index``-th batch of job ``job`` (production seed ``seed``)."""
+
+    index: int
+    events: int
+    point: GridPoint
+    seed: int
+    job: int
+
+    @property
+    def pythia_seed(self) -> int:
+        return job_seed(self.seed, self.point.sample, self.job, f"pythia/{self.index}")
+
+    @property
+    def madgraph_seed(self) -> int:
+        return job_seed(self.seed, self.point.sample, self.job, f"madgraph/{self.index}")
+
+    def as_dict(self, kind: str, seeds: tuple[str, ...] = ()) -> dict:
+        """The batch as ``--list-grid-points`` prints it, plus the named seeds ("pythia", "madgraph")."""
+        p = self.point
+        values = {"mass_x": p.mass, "pt_min": p.pt_min, "mass_y": p.mass_y, "width_y": p.width_y, "pthat_min": p.pt_min}
+        out = {"batch": self.index, "events": self.events, **{f: values[f] for f in KIND_FIELDS[kind]}}
+        for name in seeds:
+            out[f"{name}_seed"] = getattr(self, f"{name}_seed")
+        return out
 
 
 def validate_point(cfg: dict, p: GridPoint) -> GridPoint:
     """Check that ``p`` lies on its sample's grid; raise :class:`GenerationConfigError` if not."""
-    sample_config(cfg, p.sample)
+    kind = kind_of(cfg, p.sample)
     src = cfg["_path"]
-    if p.sample == "QCD":
+    if kind == QCD_KIND:
         if p.pt_min is None or not np.any(np.isclose(qcd_pthat_grid(cfg), p.pt_min, rtol=1e-4)):
-            raise GenerationConfigError(f"{src}: QCD pTHat_min {p.pt_min} is not on the grid")
+            raise GenerationConfigError(f"{src}: {p.sample}: pTHat_min = {p.pt_min} GeV is not on the grid")
         return p
     if p.mass is None or not np.any(np.isclose(mass_grid(cfg), p.mass)):
         raise GenerationConfigError(f"{src}: {p.sample}: m_X = {p.mass} GeV is not on the mass grid")
     if p.pt_min is None or not np.any(np.isclose(pt_grid(cfg), p.pt_min)):
         raise GenerationConfigError(f"{src}: {p.sample}: pT_min = {p.pt_min} GeV is not on the pT grid")
-    if p.sample == "Res34P":
+    if kind == RESONANT_34PRONG:
         if p.mass < cfg["grids"]["res34p_min_mass_x"]:
-            raise GenerationConfigError(f"{src}: Res34P needs m_X >= {cfg['grids']['res34p_min_mass_x']} GeV, got {p.mass}")
-        if p.mass_y is None or p.mass_y >= p.mass / 2:
-            raise GenerationConfigError(f"{src}: Res34P needs m_Y < m_X/2 (on-shell pair), got m_Y={p.mass_y}, m_X={p.mass}")
-        if p.width_y is None or p.width_y <= 0:
-            raise GenerationConfigError(f"{src}: Res34P needs a positive Y width, got {p.width_y}")
+            raise GenerationConfigError(f"{src}: {p.sample} needs m_X >= {cfg['grids']['res34p_min_mass_x']} GeV, got {p.mass}")
+        if p.mass_y is None or p.mass_y >= p.mass / 2 or not np.any(np.isclose(mass_y_grid(cfg, p.mass), p.mass_y)):
+            raise GenerationConfigError(f"{src}: {p.sample}: nominal m_Y = {p.mass_y} GeV is not on the Y mass grid "
+                                        f"(m_Y < m_X/2 = {p.mass / 2:g} GeV)")
+        if p.width_y is None or not np.any(np.isclose(cfg["grids"]["width_y"], p.width_y)):
+            raise GenerationConfigError(f"{src}: {p.sample}: width_Y = {p.width_y} GeV is not on the Y width grid")
     return p
 
 
-def grid_point_for_job(cfg: dict, sample: str, job: int, seed: int, min_pt: float | None = None) -> GridPoint:
-    """The grid point of job ``job``: drawn uniformly, deterministically from (seed, sample, job).
+# ---- per-batch grid points -------------------------------------------------------------------
+
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser: a well-mixed 64-bit hash of each element (wrapping arithmetic)."""
+    x = x ^ (x >> _U64(30))
+    x = x * _U64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> _U64(27))
+    x = x * _U64(0x94D049BB133111EB)
+    return x ^ (x >> _U64(31))
+
+
+def _uniform(key: int, batches: np.ndarray, stream: int) -> np.ndarray:
+    """U[0, 1) per batch from (key, batch index, stream): counter-based, independent of the batch count."""
+    with np.errstate(over="ignore"):
+        counter = batches.astype(_U64) * _U64(8) + _U64(stream + 1)
+        x = _splitmix64(_U64(key) + counter * _GOLDEN)
+    return (x >> _U64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def _pick(grid: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return grid[np.minimum((u * len(grid)).astype(np.int64), len(grid) - 1)]
+
+
+def batch_sizes(n_events: int, events_per_grid_point: int) -> list[int]:
+    """Events per batch: full batches of ``events_per_grid_point``, then the remainder (if any)."""
+    full, rest = divmod(n_events, events_per_grid_point)
+    return [events_per_grid_point] * full + ([rest] if rest else [])
+
+
+def job_batches(cfg: dict, sample: str, job: int, n_events: int, seed: int,
+                events_per_grid_point: int | None = None, min_pt: float | None = None) -> list[Batch]:
+    """The batches of job ``job`` (grid point and seeds of each), checked; nothing is generated.
 
     ``min_pt`` restricts the draw to grid points with pT_min (pTHat_min for QCD) >= ``min_pt``
-    (quick productions that only want boosted jets).
+    (quick productions that only want boosted jets). Raises :class:`GenerationConfigError`.
     """
-    sample_config(cfg, sample)
-    if job < 0:
-        raise GenerationConfigError(f"job index must be >= 0, got {job}")
-    rng = np.random.default_rng(job_seed(seed, sample, job, "grid"))
+    scfg = sample_config(cfg, sample)
+    kind = scfg["kind"]
+    epg = cfg["events_per_grid_point"] if events_per_grid_point is None else events_per_grid_point
+    if isinstance(job, bool) or not isinstance(job, (int, np.integer)) or job < 0:
+        raise GenerationConfigError(f"job index must be an integer >= 0, got {job!r}")
+    if n_events < 0:
+        raise GenerationConfigError(f"number of events must be >= 0, got {n_events}")
+    if epg <= 0:
+        raise GenerationConfigError(f"events per grid point must be >= 1, got {epg}")
+    sizes = batch_sizes(n_events, epg)
+    idx = np.arange(len(sizes))
+    key = int.from_bytes(hashlib.sha256(f"{seed}/{sample}/{job}/grid".encode()).digest()[:8], "little")
 
-    def pts(grid):
+    def restricted(grid):
         sel = grid[grid >= min_pt] if min_pt is not None else grid
         if len(sel) == 0:
-            raise GenerationConfigError(f"{cfg['_path']}: no {sample} grid point with pT_min >= {min_pt}")
+            raise GenerationConfigError(f"{cfg['_path']}: no {sample} grid point with pT_min >= {min_pt} GeV")
         return sel
 
-    if sample == "QCD":
-        return GridPoint(sample, pt_min=float(rng.choice(pts(qcd_pthat_grid(cfg)))))
-    masses = mass_grid(cfg)
-    if sample == "Res34P":
-        masses = masses[masses >= cfg["grids"]["res34p_min_mass_x"]]
-    mass = float(rng.choice(masses))
-    pt_min = float(rng.choice(pts(pt_grid(cfg))))
-    if sample != "Res34P":
-        return GridPoint(sample, mass=mass, pt_min=pt_min)
-    return GridPoint(sample, mass=mass, pt_min=pt_min, mass_y=float(rng.choice(mass_y_grid(cfg, mass))),
-                     width_y=float(rng.choice(cfg["grids"]["width_y"])))
+    cols: dict[str, np.ndarray] = {}
+    if kind == QCD_KIND:
+        cols["pt_min"] = _pick(restricted(qcd_pthat_grid(cfg)), _uniform(key, idx, 0))
+    else:
+        cols["mass"] = _pick(x_mass_grid(cfg, kind), _uniform(key, idx, 0))
+        cols["pt_min"] = _pick(restricted(pt_grid(cfg)), _uniform(key, idx, 1))
+        if kind == RESONANT_34PRONG:
+            # Y mass uniform among the nominal masses below m_X/2 of the batch's X mass
+            grids_y = {m: mass_y_grid(cfg, m) for m in x_mass_grid(cfg, kind)}
+            for m, grid_y in grids_y.items():
+                if len(grid_y) == 0:
+                    raise GenerationConfigError(f"{cfg['_path']}: {sample}: no nominal Y mass below m_X/2 for m_X = {m:g} GeV")
+            u = _uniform(key, idx, 2)
+            cols["mass_y"] = np.empty(len(idx))
+            for m in np.unique(cols["mass"]):
+                sel = cols["mass"] == m
+                cols["mass_y"][sel] = _pick(grids_y[m], u[sel])
+            cols["width_y"] = _pick(np.asarray(cfg["grids"]["width_y"], dtype=float), _uniform(key, idx, 3))
+    out = []
+    for i, n in enumerate(sizes):
+        point = GridPoint(sample, **{k: float(v[i]) for k, v in cols.items()})
+        out.append(Batch(i, n, point, seed, job))
+    for b in out[:1]:  # the draw stays on the grid by construction; check the first as a guard
+        validate_point(cfg, b.point)
+    return out
 
+
+# ---- Pythia cards ----------------------------------------------------------------------------
 
 _INCLUDE = re.compile(r"^#include\s+(\S+)(.*)$")
 
@@ -138,8 +295,12 @@ def render_card(path: str | Path, values: dict) -> list[str]:
     path = Path(path)
     if not path.is_absolute():
         path = resolve(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise GenerationConfigError(f"{path}: cannot read the card ({exc.strerror})") from exc
     out = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         m = _INCLUDE.match(line.strip())
         if m:
             extra = dict(kv.split("=", 1) for kv in m.group(2).split())
@@ -154,16 +315,55 @@ def render_card(path: str | Path, values: dict) -> list[str]:
     return out
 
 
-def pythia_commands(cfg: dict, point: GridPoint, seed: int) -> list[str]:
-    """All Pythia settings of a job (common card + sample card), rendered for ``point``."""
+def card_values(cfg: dict, point: GridPoint, seed: int) -> dict:
+    """Placeholder values of a batch's cards: beams, seed, X mass window and width, cuts, Y."""
     scfg = sample_config(cfg, point.sample)
     values = {"sqrt_s": cfg["sqrt_s_gev"], "seed": seed}
-    if point.sample != "QCD":
+    if "resonance" in scfg:
+        values["pdg"] = scfg["resonance"]
+    if point.mass is not None:
         win = cfg["mass_window_fraction"] * point.mass
         values.update(mass=point.mass, width=cfg["width_fraction_x"] * point.mass,
                       mass_min=max(point.mass - win, 0.1), mass_max=point.mass + win)
     if point.pt_min is not None:
         values["pt_min"] = point.pt_min
     if point.mass_y is not None:
-        values.update(mass_y=point.mass_y, width_y=point.width_y, mass_y_max=point.mass / 2)
+        values.update(mass_y=point.mass_y, width_y=point.width_y)
+    return values
+
+
+def pythia_commands(cfg: dict, point: GridPoint, seed: int) -> list[str]:
+    """All Pythia settings of one batch (common card + sample card), rendered for ``point``."""
+    scfg = sample_config(cfg, point.sample)
+    values = card_values(cfg, point, seed)
     return render_card("cards/pythia/common.cmnd", values) + render_card(scfg["pythia_card"], values)
+
+
+# ---- provenance ------------------------------------------------------------------------------
+
+def provenance_path(output: str | Path) -> Path:
+    """Where a job's grid-point list goes: beside its output, ``<output>.gridpoints.json``."""
+    return Path(f"{output}.gridpoints.json")
+
+
+def provenance(cfg: dict, sample: str, job: int, seed: int, batches: list[Batch], seeds: tuple[str, ...] = ("pythia",),
+               **extra) -> dict:
+    """The job's grid points with the seeds used (``seeds``: which generators' seeds), as written beside its output."""
+    kind = kind_of(cfg, sample)
+    return {"sample": sample, "kind": kind, "category": category_of(cfg, sample), "job": job, "seed": seed,
+            "events": sum(b.events for b in batches), "samples_config": str(cfg["_path"]), **extra,
+            "batches": [b.as_dict(kind, seeds) for b in batches]}
+
+
+def write_provenance(path: str | Path, record: dict) -> Path:
+    """Write a provenance record atomically (temporary name, then rename); one line per batch."""
+    import json
+
+    from jetclass2.atomic import atomic_output
+
+    head = {k: v for k, v in record.items() if k != "batches"}
+    lines = ",\n".join("  " + json.dumps(b) for b in record["batches"])
+    text = json.dumps(head, indent=1)[:-2] + ',\n "batches": [\n' + lines + "\n ]\n}\n"
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
