@@ -40,7 +40,9 @@ if EMBEDDED:
             pileup=rules.pileup_library.output[0] if _PILEUP else [],
             settings=lambda w: PLAN.generate_inputs[w.sample],
         output:
-            f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
+            delphes=f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
+            # provenance: the job's grid points (one per batch of events) and their seeds
+            gridpoints=f"{RESULTS}/delphes/{{sample}}/{{job}}.root.gridpoints.json",
         log:
             f"{RESULTS}/logs/generate/{{sample}}/{{job}}.log",
         params:
@@ -60,7 +62,7 @@ if EMBEDDED:
             "generate --sample {wildcards.sample} --job $((10#{wildcards.job})) --events {params.events} "
             "--seed {params.seed} --samples-config {params.samples_config} --detector-card {params.card} "
             "{params.pileup} --pileup-mean {params.pileup_mean} {params.min_pt} "
-            "-o {output} > {log} 2>&1"
+            "-o {output.delphes} > {log} 2>&1"
 
 else:
 
