@@ -108,7 +108,6 @@ def own_pythia_events(lib, card, seed, n_events, workdir):
     """Fast simulation of our own Pythia events: response and groomed mass per sample."""
     from generation import samples
     from generation.pythia_driver import PythiaGenerator
-    from generation.samples import RELABEL
     from ntuplizer import Settings
     from ntuplizer.labels import LABEL_NAMES
 
