@@ -98,15 +98,15 @@ def probe(file_dict, dc_path, split, fetch_step, batch, min_fetches):
     it = iter(loader)
     inner = None
     n = 0
-    t0 = time.perf_counter()
+    t0 = None
     fetches_seen = 0
     last_table = None
     selected = sampled = 0  # jets passing the selection, jets kept by the reweighting sampler
     while True:
         _X, y, _ = next(it)
-        n += len(y["truth_label"])
-        if inner is None:
+        if inner is None:  # the first fetch is loaded: from here on the next fetch loads while this one is consumed
             inner = it._dataset_fetcher.dataset_iter  # weaver's _SimpleIter (num_workers=0)
+            t0 = time.perf_counter()
         if inner.table is not last_table:
             last_table = inner.table
             fetches_seen += 1
@@ -114,6 +114,7 @@ def probe(file_dict, dc_path, split, fetch_step, batch, min_fetches):
                 break
             selected += len(inner.table["_pf_mask"])
             sampled += len(inner.indices)
+        n += len(y["truth_label"])
     dt = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"jets": n, "seconds": dt, "jets_per_s": n / dt, "baseline_mb": base, "peak_mb": peak,
@@ -191,7 +192,7 @@ def main():
     ap.add_argument("--files", type=int, nargs="+", default=[5, 10, 20])
     ap.add_argument("--jets-per-file", type=int, default=100_000)
     ap.add_argument("--step-batch", type=int, default=200, help="jets per training step (about 8 GB of memory on the CPU)")
-    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=1, help="timed steps after one warm-up step")
     ap.add_argument("--skip-step", action="store_true")
     ap.add_argument("--cap", type=int, default=80_000, help="also measure 1 GPU with this max_jets_per_fetch (0: no)")
     a = ap.parse_args()
