@@ -16,15 +16,14 @@ DATASET_VERIFIED = []
 # ---------------------------------------------------------------------------------------------------------
 _TRAIN_PROCS = max(1, len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()]))
 _WORKERS = int(TRAIN.get("num_workers", 0))
+# absolute: the workflow may run in another directory (--directory, cluster jobs)
+NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
 
 
 def _network_opts():
     opts = " ".join(f"-o {k} '{v}'" for k, v in TRAIN.get("network_options", {}).items())
     return f"--network-config {NETWORK_CONFIG} -o num_classes 188 {opts}"
 
-
-# absolute: the workflow may run in another directory (--directory, cluster jobs)
-NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
 
 
 rule data_config:
