@@ -1,15 +1,22 @@
-"""Sophon ParT pre-training with weaver: data configuration, a few training steps, ONNX export."""
+"""Sophon ParT pre-training with weaver: data configuration, the full configuration's command line against
+Sophon's, a few training steps, resume after an interruption, reweighting from train + val, ONNX export."""
+import json
+import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from ntuplizer.labels import LABEL_NAMES
-from training import data_config
+from training import command, data_config
 from training.groups import GROUPS, group_of, label_groups
 
 NETWORK = str(Path(__file__).resolve().parents[1] / "training" / "network_sophon.py")
@@ -109,8 +116,6 @@ def test_onnx_export_matches_torch(trained):
 
 def test_test_set_evaluation(trained, shared_dir, tmp_path):
     """weaver --predict on a held-out file, then the summary: every selected jet, true labels intact."""
-    import json
-
     import uproot
 
     from training.evaluate import main as evaluate_main
@@ -134,3 +139,197 @@ def test_test_set_evaluation(trained, shared_dir, tmp_path):
     assert (tmp_path / "eval" / "confusion_groups.png").stat().st_size > 0
     labels = uproot.open(pred)["Events"]["truth_label"].array(library="np")
     assert set(labels.tolist()) == {LABEL_NAMES.index("X_bb")}
+    assert "smoke_test" not in summary
+    # the tiny default's evaluation says that it is a smoke test, so that accuracy ~ 0 alarms nobody
+    evaluate_main([str(pred), "-o", str(tmp_path / "smoke"), "--smoke-test"])
+    smoke = json.loads((tmp_path / "smoke" / "summary.json").read_text())
+    assert smoke["smoke_test"] is True and "accuracy near 0 is expected" in smoke["note"]
+    assert {k: v for k, v in smoke.items() if k not in ("smoke_test", "note")} == summary
+
+
+# ---- the full configuration against Sophon's train_sophon.sh (jet-universe/sophon) ----------------------
+# Sophon's values, read from its script and README: epochs=80, samples_per_epoch=10000*1024/NGPUS,
+# samples_per_epoch_val=2500*1024, --num-workers 5 --fetch-step 1.0 --data-split-num 200, --batch-size 512
+# --start-lr 5e-4 (scaled with the GPUs in DDP), --optimizer ranger, weaver's default lr scheduler, --use-amp
+# with weaver dev/custom_train_eval (float16 autocast + GradScaler), make_weight then --no-remake-weights,
+# torchrun --standalone --nnodes=1 --nproc_per_node=N ... --backend nccl. Its dataset: 100k-jet files,
+# train Res2P 200, Res34P 860, QCD 280; val 50, 215, 70.
+SOPHON_TRAIN = {"Res2P": 200, "Res34P": 860, "QCD": 280}
+SOPHON_VAL = 50 + 215 + 70
+
+
+def full_training_options(repo_dir):
+    return yaml.safe_load((repo_dir / "config" / "jetclass2_full.yaml").read_text())["training"]
+
+
+@pytest.mark.parametrize("n_gpu", [1, 4])
+def test_full_config_weaver_command_is_sophons(repo_dir, n_gpu):
+    from weaver.train import parser  # weaver-core 0.5.3's own argument parser
+
+    opts = {**full_training_options(repo_dir), "gpus": ",".join(map(str, range(n_gpu)))}
+    plan = command.loader_plan(opts, {c: [100_000] * n for c, n in SOPHON_TRAIN.items()}, SOPHON_VAL)
+    cmd = command.weaver_train_args(
+        opts, train_files={c: [f"/data/{c}_{i:04d}.root" for i in range(n)] for c, n in SOPHON_TRAIN.items()},
+        val_files=[f"/data/val_{i:04d}.root" for i in range(SOPHON_VAL)], data_config="dc.weights.auto.yaml",
+        network_config=NETWORK, model_prefix="out/net", log_file="out/net.weaver.log", plan=plan, weights_precomputed=True)
+    entry = cmd.index("training.weaver_entry")
+    if n_gpu > 1:
+        assert cmd[:entry - 1] == ["torchrun", "--standalone", "--nnodes=1", f"--nproc_per_node={n_gpu}"]
+        assert cmd[entry - 1] == "-m" and cmd[entry + 1:entry + 3] == ["--backend", "nccl"]
+    else:
+        assert "torchrun" not in cmd and "--backend" not in cmd
+    args = parser.parse_args(cmd[entry + 1:])
+    assert args.data_split_num == 200 and args.fetch_step == 1.0 and args.num_workers == 5 and not args.fetch_by_files
+    assert args.samples_per_epoch == 10000 * 1024 // n_gpu
+    assert args.samples_per_epoch_val == 2500 * 1024
+    assert args.use_amp and args.amp_dtype == "fp16"
+    assert args.start_lr == pytest.approx(5e-4 * n_gpu)
+    assert (args.num_epochs, args.batch_size, args.optimizer, args.lr_scheduler) == (80, 512, "ranger", "flat+decay")
+    assert args.no_remake_weights and args.load_epoch is None and args.steps_per_epoch is None
+    assert dict(args.network_option) == {"num_classes": "188", "fc_params": "[(512,0.1)]"}
+    assert len(args.data_train) == sum(SOPHON_TRAIN.values()) and args.data_train[0] == "Res2P:/data/Res2P_0000.root"
+    # weaver turns samples into steps per process: all processes together train Sophon's 10000 x 1024 jets per epoch
+    assert args.samples_per_epoch // args.batch_size * n_gpu * args.batch_size == 10000 * 1024
+    # one loader worker holds its share of the training jets divided by the split number, per fetch
+    assert plan.jets_per_fetch == math.ceil(sum(SOPHON_TRAIN.values()) * 100_000 / (n_gpu * 5 * 200))
+
+
+def test_loader_plan_caps_workers_and_fetch_size():
+    opts = {"gpus": "0,1", "num_workers": 5, "fetch_step": 1.0, "data_split_num": 200}
+    # weaver gives each worker files[i::workers] of every category and asserts it is not empty
+    assert command.loader_plan(opts, {"A": [100] * 6, "B": [100] * 40}, val_count=40).num_workers == 3
+    assert command.loader_plan(opts, {"A": [100] * 40}, val_count=4).num_workers == 2
+    assert command.loader_plan({**opts, "num_workers": 0}, {"A": [100] * 4}, val_count=4).num_workers == 0
+    with pytest.raises(ValueError, match="category A: 1 training files for 2"):
+        command.loader_plan(opts, {"A": [100]}, val_count=4)
+    one = {**opts, "gpus": "0"}
+    assert command.loader_plan(one, {"A": [100_000] * 100}, 10).data_split_num == 200  # 10k jets per fetch
+    capped = command.loader_plan({**one, "max_jets_per_fetch": 1000}, {"A": [100_000] * 100}, 10)
+    assert capped.data_split_num == 2000 and capped.jets_per_fetch == 1000
+
+
+def test_tiny_default_is_marked_a_smoke_test(repo_dir):
+    opts = yaml.safe_load((repo_dir / "config" / "config.yaml").read_text())["training"]
+    assert opts["smoke_test"] is True and opts["steps_per_epoch"] and not opts["use_amp"]
+    assert full_training_options(repo_dir)["smoke_test"] is False
+
+
+def test_weaver_entry_reads_while_the_interpreter_shuts_down(shared_dir):
+    """A prefetch still reading when training ends (weaver's background thread) must not log a traceback."""
+    script = (
+        "import time, training.weaver_entry, uproot\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def load():\n"
+        "    time.sleep(0.5)\n"
+        f"    with uproot.open({str(shared_dir / 'ntuples' / NTUPLES[0])!r}) as f:\n"
+        "        print(len(f['tree'].arrays(['part_px', 'jet_pt'])), 'jets read')\n"
+        "ThreadPoolExecutor(max_workers=1).submit(load)\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "175 jets read" in r.stdout
+
+
+@pytest.fixture(scope="module")
+def packed(shared_dir, tmp_path_factory):
+    """The reference ntuples packed into 20-jet files, train/val/test 4:1:1, with their manifest."""
+    from packing.pack import pack_category
+
+    out = tmp_path_factory.mktemp("dataset")
+    pack_category("Res2P", [shared_dir / "ntuples" / n for n in NTUPLES[:1] + ["res2p_higgs2p_10events.ntuple.root"]],
+                  out, jets_per_file=20, seed=3)
+    return out / "Res2P.manifest.json"
+
+
+def _launch(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "training.launch", *args], stdout=kw.pop("stdout", subprocess.PIPE),
+                            stderr=subprocess.STDOUT, text=True, **kw)
+
+
+@pytest.mark.slow
+def test_training_resumes_from_its_last_complete_epoch(packed, tmp_path):
+    from training.launch import best_epoch, last_complete_epoch
+
+    tiny = dict(zip(TINY[1::3], TINY[2::3]))
+    opts = {"gpus": "", "epochs": 3, "steps_per_epoch": 6, "batch_size": 16, "start_lr": 3e-3, "optimizer": "ranger",
+            "num_workers": 0, "fetch_step": 1.0, "data_split_num": 1, "use_amp": False, "network_options": tiny}
+    dc = data_config.write(tmp_path / "dc.yaml", reweight=False)
+    prefix, wlog, out = tmp_path / "train" / "net", tmp_path / "train" / "net.weaver.log", tmp_path / "train" / "best.pt"
+    args = ["--options", json.dumps(opts), "--data-config", str(dc), "--model-prefix", str(prefix), "--weaver-log", str(wlog),
+            "-o", str(out), str(packed)]
+    # first run: stopped (SIGTERM, as Slurm and Snakemake stop jobs) once epoch 0 is validated
+    with open(tmp_path / "run1.log", "w") as log1:
+        p = _launch(args, stdout=log1, start_new_session=True)
+        t0 = time.time()
+        while not (wlog.exists() and "Epoch #0: Current validation metric" in wlog.read_text()):
+            assert p.poll() is None and time.time() - t0 < 600, (tmp_path / "run1.log").read_text()[-3000:]
+            time.sleep(0.2)
+        os.kill(p.pid, signal.SIGTERM)
+        assert p.wait(timeout=120) == 1
+    assert not out.exists()
+    done = last_complete_epoch(prefix, wlog)
+    assert done is not None and done < 2
+    # second run: resumes after the last complete epoch, trains the rest, picks the best epoch over all of them
+    p = _launch(args)
+    text = p.communicate(timeout=900)[0]
+    assert p.returncode == 0, text[-3000:]
+    assert f"resuming after epoch {done}" in text and f"Resume training from epoch {done}" in text
+    wtext = wlog.read_text()
+    assert wtext.count("Epoch #0 training") == 1 and wtext.count("Epoch #2 training") == 1
+    assert "Traceback" not in text + wtext + (tmp_path / "run1.log").read_text()
+    best, _ = best_epoch(prefix, wlog)
+    assert out.read_bytes() == Path(f"{prefix}_epoch-{best}_state.pt").read_bytes()
+    # a finished training is not run again
+    p = _launch(args)
+    text = p.communicate(timeout=300)[0]
+    assert p.returncode == 0 and "all 3 epochs already trained" in text and "weaver_entry" not in text
+    # a damaged last checkpoint is not resumed from
+    ckpt = Path(f"{prefix}_epoch-2_optimizer.pt")
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    assert last_complete_epoch(prefix, wlog) == 1
+    # checkpoints of another command (here another learning rate) are refused, not continued
+    p = _launch([*args[:1], json.dumps({**opts, "start_lr": 1e-3}), *args[2:]])
+    text = p.communicate(timeout=300)[0]
+    assert p.returncode == 2 and "checkpoints of another training command" in text
+
+
+def test_make_weight_uses_train_and_val(packed, tmp_path):
+    """make_weight's histograms are weaver's WeightMaker on the train + val files (Sophon's make_weight)."""
+    from weaver.utils.data.config import DataConfig
+    from weaver.utils.data.preprocess import WeightMaker
+
+    from training.file_lists import files_of
+    from training.make_weight import main as make_weight_main
+
+    cfg = data_config.build()
+    cfg["weights"].update(reweight_classes=["label_X_QQ"], class_weights=[1.0])  # the group most reference jets are in
+    cfg["selection"] += " & (jet_label < 9)"  # X_QQ only: weaver pauses when selected jets fall in no class
+    dc = tmp_path / "dc.yaml"
+    dc.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "dc.weights.auto.yaml"
+    assert make_weight_main(["--data-config", str(dc), "-o", str(out), str(packed)]) == 0
+    hist = np.asarray(DataConfig.load(str(out)).reweight_hists["label_X_QQ"])
+
+    def weights_of(splits):
+        files = [str(p) for s in splits for ps in files_of([packed], s).values() for p in ps]
+        return np.asarray(WeightMaker(files, DataConfig.load(str(dc))).produce().reweight_hists["label_X_QQ"])
+
+    np.testing.assert_allclose(hist, weights_of(["train", "val"]), rtol=1e-6)
+    assert not np.allclose(hist, weights_of(["train"]))
+    assert make_weight_main(["--data-config", str(dc), "-o", str(tmp_path / "w.yaml"), str(packed)]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="autocast precision needs a CUDA device")
+def test_network_autocast_follows_weavers_dtype(tmp_path):
+    """Sophon's own autocast region around aggregator and FC takes weaver's dtype: no fp16 island in a bf16 run."""
+    from weaver.utils.data.config import DataConfig
+
+    from training import network_sophon
+
+    dc = DataConfig.load(str(data_config.write(tmp_path / "dc.yaml", reweight=False)))
+    model, _ = network_sophon.get_model(dc, num_classes=188, use_amp=True, fc_params=[(32, 0.1)], embed_dims=[16, 32, 16],
+                                        pair_embed_dims=[8, 8, 8], num_heads=2, num_layers=1, num_cls_layers=1)
+    model = model.cuda()
+    x = [torch.rand(4, *dc.input_shapes[k][1:], device="cuda") + 0.1 for k in dc.input_names]
+    for dtype in (torch.float16, torch.bfloat16):
+        with torch.autocast("cuda", dtype=dtype):
+            assert model(*x).dtype == dtype

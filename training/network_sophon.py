@@ -4,6 +4,13 @@ Used as ``weaver --network-config training/network_sophon.py -o num_classes 188 
 ``-o export_embed True`` makes the model return the class scores followed by the embedding
 (the class-token output), for ONNX export. Validation uses confusion-matrix metrics only
 (weaver's default one-vs-one ROC AUC over 188 classes takes minutes per pass).
+
+Precision: like Sophon's own network (jet-universe/sophon, networks/example_ParticleTransformer_sophon.py)
+the aggregator and the FC layers run in an autocast region of their own when ``use_amp`` is set. Sophon
+trained with weaver's dev/custom_train_eval branch, where ``--use-amp`` autocasts everything to float16
+with a GradScaler; weaver 0.5.3 does the same with ``--use-amp --amp-dtype fp16`` (config ``amp_dtype``).
+The region takes the dtype of the enclosing autocast region (float16 outside one, as Sophon's), so a
+bf16 run never has an fp16 island without loss scaling.
 """
 import functools
 
@@ -26,7 +33,7 @@ class SophonParT(torch.nn.Module):
 
     def forward(self, points, features, lorentz_vectors, mask):
         x, padding_mask = self.mod._forward_encoder(features, v=lorentz_vectors, mask=mask)
-        with torch.autocast("cuda", enabled=self.mod.use_amp):
+        with torch.autocast("cuda", enabled=self.mod.use_amp, dtype=torch.get_autocast_dtype("cuda")):
             embed = self.mod._forward_aggregator(x, padding_mask)
             if self.mod.fc is None:
                 return embed

@@ -1,18 +1,21 @@
-# Sophon ParT pre-training with weaver on the packed dataset: `snakemake train`, `snakemake export`.
+# Sophon ParT pre-training with weaver on the packed dataset: `snakemake train`, `snakemake export`, `snakemake evaluate`.
+# The weaver command line is rendered by training/command.py from the `training:` section (see docs/training.md).
+import json
+import shlex
+
 TRAIN = config.get("training", {})
 TRAIN_DIR = f"{RESULTS}/training"
 TRAIN_CONTAINER = TRAIN.get("container")  # containers/training.def; None: the current environment
 MANIFESTS = [manifest(c) for c in ALL_CATEGORIES]
-
-
-def _weaver():
-    gpus = str(TRAIN.get("gpus", ""))
-    n = len([g for g in gpus.split(",") if g.strip()])
-    if n > 1:  # data-parallel training on several GPUs
-        return f"torchrun --standalone --nnodes=1 --nproc_per_node={n} $(which weaver) --backend nccl"
-    return "weaver"
-
-
+REWEIGHT = TRAIN.get("reweight", True)
+# ---- DATASET VERIFICATION HOOK -------------------------------------------------------------------------
+# The packing engineer's verification rule writes a marker such as f"{RESULTS}/dataset/verified.ok".
+# Put its path in this list (the lead connects it): make_weight and train then wait for a verified dataset.
+# Until then they depend on the pack manifests only (MANIFESTS).
+DATASET_VERIFIED = []
+# ---------------------------------------------------------------------------------------------------------
+_TRAIN_PROCS = max(1, len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()]))
+_WORKERS = int(TRAIN.get("num_workers", 0))
 # absolute: the workflow may run in another directory (--directory, cluster jobs)
 NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
 
@@ -22,51 +25,63 @@ def _network_opts():
     return f"--network-config {NETWORK_CONFIG} -o num_classes 188 {opts}"
 
 
+
 rule data_config:
     output:
         train=f"{TRAIN_DIR}/data_config.yaml",
         inference=f"{TRAIN_DIR}/data_config_inference.yaml",
     params:
-        reweight="" if TRAIN.get("reweight", True) else "--no-reweight",
+        reweight="" if REWEIGHT else "--no-reweight",
     shell:
         "python -m training.data_config -o {output.train} {params.reweight} && "
         "python -m training.data_config -o {output.inference} --no-points --no-reweight"
 
 
-rule train:
-    """Train ParT on the train split, validate on the val split (weaver)."""
+rule make_weight:
+    """Sophon's make_weight: weaver's reweighting histograms from the train + val files, once."""
     input:
         manifests=MANIFESTS,
+        verified=DATASET_VERIFIED,
         data_config=rules.data_config.output.train,
     output:
-        f"{TRAIN_DIR}/net_best_epoch_state.pt",
+        f"{TRAIN_DIR}/data_config.weights.auto.yaml",
     log:
-        f"{RESULTS}/logs/train.log",
-    params:
-        weaver=_weaver(),
-        net=_network_opts(),
-        gpus=str(TRAIN.get("gpus", "")),
-        amp="--use-amp" if TRAIN.get("use_amp") else "",
-        prefix=f"{TRAIN_DIR}/net",
-        lr=lambda w: TRAIN.get("start_lr", 5e-4) * max(1, len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()])),
-        steps=f"--steps-per-epoch {TRAIN['steps_per_epoch']}" if TRAIN.get("steps_per_epoch") else "",
-        samples=f"--samples-per-epoch {TRAIN['samples_per_epoch']}" if TRAIN.get("samples_per_epoch") else "",
+        f"{RESULTS}/logs/make_weight.log",
     resources:
-        mem_mb=32000,
-        runtime=2880,
-        cpus_per_task=8,
-        gpu=1,
+        mem_mb=32000,  # jet pT, m_SD and the label classes of every train and val jet
+        runtime=240,
     container:
         TRAIN_CONTAINER
     shell:
-        "{params.weaver} --data-train $(python -m training.file_lists --split train --named --data-config {input.data_config} {input.manifests}) "
-        "--data-val $(python -m training.file_lists --split val --data-config {input.data_config} {input.manifests}) "
-        "--data-config {input.data_config} {params.net} {params.amp} --model-prefix {params.prefix} "
-        "--num-epochs {TRAIN[epochs]} {params.steps} {params.samples} --batch-size {TRAIN[batch_size]} "
-        "--start-lr {params.lr} --optimizer {TRAIN[optimizer]} --gpus '{params.gpus}' "
-        "--num-workers {TRAIN[num_workers]} --fetch-step 1 --log-file {log} > {log}.out 2>&1 && "
-        # weaver keeps a best epoch only if the validation accuracy ever exceeds 0 (tiny runs): fall back to the last
-        "(test -f {output} || cp {params.prefix}_epoch-$(({TRAIN[epochs]} - 1))_state.pt {output})"
+        "python -m training.make_weight --data-config {input.data_config} -o {output} {input.manifests} > {log} 2>&1"
+
+
+rule train:
+    """Train ParT on the train split, validate on the val split (weaver); resumes from the last complete epoch."""
+    input:
+        manifests=MANIFESTS,
+        verified=DATASET_VERIFIED,
+        data_config=rules.make_weight.output[0] if REWEIGHT else rules.data_config.output.train,
+    output:
+        f"{TRAIN_DIR}/best_epoch_state.pt",
+    log:
+        f"{RESULTS}/logs/train.log",
+    params:
+        options=shlex.quote(json.dumps(TRAIN)),
+        weights="--weights" if REWEIGHT else "",
+        prefix=f"{TRAIN_DIR}/net",
+        weaver_log=f"{TRAIN_DIR}/net.weaver.log",
+    resources:
+        # per process: < 4 GB per loader worker (benchmarks/bench_training.py) and the process itself
+        mem_mb=_TRAIN_PROCS * (max(1, _WORKERS) * 4000 + 8000),
+        runtime=2880,
+        cpus_per_task=_TRAIN_PROCS * (_WORKERS + 1),
+        gpu=_TRAIN_PROCS if TRAIN.get("gpus") else 0,
+    container:
+        TRAIN_CONTAINER
+    shell:
+        "python -m training.launch --options {params.options} --data-config {input.data_config} {params.weights} "
+        "--model-prefix {params.prefix} --weaver-log {params.weaver_log} -o {output} {input.manifests} > {log} 2>&1"
 
 
 rule export:
@@ -83,7 +98,7 @@ rule export:
     container:
         TRAIN_CONTAINER
     shell:
-        "weaver --data-config {input.data_config} {params.net} -o export_embed True "
+        "python -m training.weaver_entry --data-config {input.data_config} {params.net} -o export_embed True "
         "--model-prefix {input.model} --export-onnx {output} > {log} 2>&1"
 
 
@@ -101,10 +116,11 @@ rule evaluate:
     params:
         net=_network_opts(),
         gpus=str(TRAIN.get("gpus", "")),
+        smoke="--smoke-test" if TRAIN.get("smoke_test") else "",
     container:
         TRAIN_CONTAINER
     shell:
-        "weaver --predict --data-test $(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests}) "
+        "python -m training.weaver_entry --predict --data-test $(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests}) "
         "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
         "--batch-size {TRAIN[batch_size]} --num-workers {TRAIN[num_workers]} --predict-output {output.scores} > {log} 2>&1 && "
-        "python -m training.evaluate {output.scores} -o {TRAIN_DIR}/evaluation >> {log} 2>&1"
+        "python -m training.evaluate {output.scores} -o {TRAIN_DIR}/evaluation {params.smoke} >> {log} 2>&1"
