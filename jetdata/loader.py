@@ -133,7 +133,7 @@ def _read_chunks(path: Path, names: list[str], step: int) -> Iterator[dict]:
             cols = {}
             for name, col in zip(batch.schema.names, batch.columns):
                 if JAGGED[name]:
-                    offsets = np.asarray(col.offsets, dtype=np.int64)
+                    offsets = col.offsets.to_numpy().astype(np.int64, copy=False)
                     cols[name] = (offsets - offsets[0], col.values.to_numpy(zero_copy_only=False)[offsets[0]:offsets[-1]])
                 else:
                     cols[name] = col.to_numpy(zero_copy_only=False)

@@ -12,6 +12,7 @@ import hashlib
 import awkward as ak
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from ntuplizer.schema import BRANCHES, conform
 
@@ -93,12 +94,14 @@ def slice_jets(cols: dict, lo: int, hi: int) -> dict:
     return out
 
 
-def concat(parts: list[dict]) -> dict:
-    """One column set from several (in order)."""
+def concat(parts: list[dict], names=None) -> dict:
+    """One column set from several (in order); ``names``: only these branches."""
     if len(parts) == 1:
         return parts[0]
     out = {}
     for name, _, jagged in BRANCHES:
+        if names is not None and name not in names:
+            continue
         if not jagged:
             out[name] = np.concatenate([p[name] for p in parts])
             continue
@@ -109,6 +112,48 @@ def concat(parts: list[dict]) -> dict:
     return out
 
 
+def permuted_concat(batches: list, perm: np.ndarray) -> dict:
+    """The jets of Arrow record batches, concatenated and permuted (output jet ``p`` is source jet
+    ``perm[p]``), in one pass: each batch's values are written straight to their new places, branch
+    after branch, and each branch of the batches is released once copied, so the jets are held
+    about once, not twice."""
+    perm = np.asarray(perm, dtype=np.int64)
+    n = len(perm)
+    if sum(b.num_rows for b in batches) != n:
+        raise ValueError(f"permutation of {n} jets for {sum(b.num_rows for b in batches)}")
+    if not batches:
+        return empty()
+    inv = np.empty(n, dtype=np.int64)
+    inv[perm] = np.arange(n)
+    out, cache = {}, []
+    for name, _, jagged in BRANCHES:
+        pieces = [from_batch(b.select([name]))[name] for b in batches]
+        if not jagged:
+            out[name] = np.concatenate(pieces)[perm] if len(pieces) > 1 else pieces[0][perm]
+        else:
+            counts = np.concatenate([np.diff(p[0]) for p in pieces])
+            hit = next((c for c in cache if np.array_equal(c[0], counts)), None)
+            if hit is None:  # branches of one collection share their counts: one index for all of them
+                new_offsets = np.zeros(n + 1, dtype=np.int64)
+                np.cumsum(counts[perm], out=new_offsets[1:])
+                src_starts = np.zeros(n, dtype=np.int64)
+                np.cumsum(counts[:-1], out=src_starts[1:])
+                dst = np.arange(new_offsets[-1], dtype=np.int64)
+                dst += np.repeat(new_offsets[:-1][inv] - src_starts, counts)
+                bounds = np.zeros(len(pieces) + 1, dtype=np.int64)
+                np.cumsum([len(p[1]) for p in pieces], out=bounds[1:])
+                hit = (counts, new_offsets, dst, bounds)
+                cache.append(hit)
+            _, new_offsets, dst, bounds = hit
+            values = np.empty(new_offsets[-1], dtype=pieces[0][1].dtype)
+            for k, piece in enumerate(pieces):
+                values[dst[bounds[k]:bounds[k + 1]]] = piece[1]
+            out[name] = (new_offsets, values)
+        del pieces
+        batches[:] = [b.drop_columns([name]) for b in batches]
+    return out
+
+
 def empty() -> dict:
     return {name: ((np.zeros(1, np.int64), np.zeros(0, DTYPES[name])) if jagged else np.zeros(0, DTYPES[name]))
             for name, _, jagged in BRANCHES}
@@ -116,50 +161,80 @@ def empty() -> dict:
 
 # --- Arrow record batches (the scatter shards) -------------------------------------------------
 
-def arrow_schema() -> pa.Schema:
+def arrow_schema(large: bool = True) -> pa.Schema:
+    """The jet record as Arrow: ``large`` lists (64-bit offsets) for the shards; 32-bit ``list<item>``,
+    nothing nullable, is the schema of the published parquet files."""
     fields = []
     for name, dtype, jagged in BRANCHES:
         t = pa.from_numpy_dtype(np.dtype(dtype))
-        fields.append(pa.field(name, pa.large_list(pa.field("item", t, nullable=False)) if jagged else t, nullable=False))
+        item = pa.field("item", t, nullable=False)
+        fields.append(pa.field(name, (pa.large_list(item) if large else pa.list_(item)) if jagged else t, nullable=False))
     return pa.schema(fields)
+
+
+def _arrow(values: np.ndarray) -> pa.Array:
+    """A numpy array as a primitive Arrow array, through its buffer (pa.array imports pandas)."""
+    values = np.ascontiguousarray(values)
+    if values.dtype == bool:
+        return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
 
 
 def to_batch(cols: dict, schema: pa.Schema) -> pa.RecordBatch:
     arrays = []
-    for name, _, jagged in BRANCHES:
+    for field, (name, _, jagged) in zip(schema, BRANCHES):
         if jagged:
             offsets, values = cols[name]
-            arrays.append(pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pa.array(values)))
+            offsets = np.ascontiguousarray(offsets, dtype=np.int64 if pa.types.is_large_list(field.type) else np.int32)
+            arrays.append(pa.Array.from_buffers(field.type, len(offsets) - 1, [None, pa.py_buffer(offsets)],
+                                                children=[_arrow(values)]))
         else:
-            arrays.append(pa.array(cols[name]))
+            arrays.append(_arrow(cols[name]))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _numpy(arr: pa.Array) -> np.ndarray:
+    """A primitive Arrow array (no nulls) as numpy, from its buffers (pyarrow's own conversion imports pandas)."""
+    buf = arr.buffers()[1]
+    if pa.types.is_boolean(arr.type):
+        bits = np.unpackbits(np.frombuffer(buf, dtype=np.uint8), bitorder="little")
+        return bits[arr.offset:arr.offset + len(arr)].astype(bool)
+    return np.frombuffer(buf, dtype=_NUMPY[arr.type])[arr.offset:arr.offset + len(arr)]
+
+
+_NUMPY = {pa.float32(): np.float32, pa.float64(): np.float64, pa.int32(): np.int32, pa.int64(): np.int64,
+          pa.int16(): np.int16, pa.int8(): np.int8, pa.uint8(): np.uint8, pa.uint32(): np.uint32}
 
 
 def from_batch(batch: pa.RecordBatch) -> dict:
     """Columns of an Arrow record batch (our shards or a parquet file; any subset of the branches)."""
     cols = {}
     for name, col in zip(batch.schema.names, batch.columns):
+        if col.null_count:
+            raise ValueError(f"branch {name}: {col.null_count} missing values")
         if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-            offsets = np.asarray(col.offsets, dtype=np.int64)
-            values = col.values.to_numpy(zero_copy_only=False)[offsets[0]:offsets[-1]]
+            width = np.int64 if pa.types.is_large_list(col.type) else np.int32
+            offsets = np.frombuffer(col.buffers()[1], dtype=width)[col.offset:col.offset + len(col) + 1].astype(np.int64)
+            values = _numpy(col.values)[offsets[0]:offsets[-1]]
             cols[name] = (offsets - offsets[0], values)
         else:
-            cols[name] = col.to_numpy(zero_copy_only=False)
+            cols[name] = _numpy(col)
     return cols
 
 
 # --- content hash --------------------------------------------------------------------------------
 
 class ContentHash:
-    """SHA-256 of the arrays of a file, independent of its format, compression and chunking.
+    """Hash of the arrays of a file, independent of its format, compression and chunking.
 
-    Per branch in schema order: one hash of the name and, for a jagged branch, the per-jet counts
-    (int64 little endian), and one of the values (schema dtype, little endian); the file's hash is
-    the SHA-256 of these digests in order. Feed consecutive chunks with :meth:`update`.
+    Per branch in schema order: one XXH3-128 of the name and, for a jagged branch, the per-jet
+    counts (int64 little endian), and one of the values (schema dtype, little endian); the file's
+    hash is the SHA-256 of these digests in order. XXH3 (not cryptographic; the files' SHA-256 is)
+    keeps it cheap: it hashes every value of every jet once more. Feed chunks with :meth:`update`.
     """
 
     def __init__(self):
-        self._h = {name: (hashlib.sha256(name.encode()), hashlib.sha256()) for name, _, _ in BRANCHES}
+        self._h = {name: (xxhash.xxh3_128(name.encode()), xxhash.xxh3_128()) for name, _, _ in BRANCHES}
 
     def update(self, cols: dict) -> None:
         for name, _, jagged in BRANCHES:

@@ -100,19 +100,33 @@ def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression
     n = 0
     content = columns.ContentHash()
     with work_dir(path.parent, f".{path.name}.{os.getpid()}.") as staging:
-        writer = JetWriter(path, fmt=fmt)
-        writer.tmp = staging / path.name  # the file records its name: write it under the final one
-        with fixed_uproot_output(f"{key}:{path.name}", compression), writer:
-            for cols in chunks:
-                n += columns.n_jets(cols)
-                add_counts(labels, label_counts(cols["jet_label"]))
-                content.update(cols)
-                for name, count in count_nonfinite(cols).items():
-                    nonfinite[name] = nonfinite.get(name, 0) + count
-                if columns.n_jets(cols):
-                    writer.write(columns.to_awkward(cols))
+        tmp = staging / path.name  # a ROOT file records its name: write it under the final one
+        if fmt == "root":
+            writer = JetWriter(path, fmt=fmt)
+            writer.tmp = tmp
+            with fixed_uproot_output(f"{key}:{path.name}", compression), writer:
+                for cols in chunks:
+                    n += _account(cols, labels, nonfinite, content)
+                    if columns.n_jets(cols):
+                        writer.write(columns.to_awkward(cols))
+        else:  # the published files' schema (32-bit list offsets, nothing nullable) and codec
+            schema = columns.arrow_schema(large=False)
+            with pq.ParquetWriter(tmp, schema, compression="zstd", use_compliant_nested_type=False) as writer:
+                for cols in chunks:
+                    n += _account(cols, labels, nonfinite, content)
+                    writer.write_batch(columns.to_batch(cols, schema))
+            os.replace(tmp, path)
     return {"file": path.name, "jets": n, "labels": dict(sorted(labels.items())), "bytes": path.stat().st_size,
-            "sha256": sha256_file(path), "content_sha256": content.hexdigest(), "nonfinite": nonfinite}
+            "sha256": sha256_file(path), "content_hash": content.hexdigest(), "nonfinite": nonfinite}
+
+
+def _account(cols: dict, labels: dict, nonfinite: dict, content) -> int:
+    """Labels, non-finite values and content hash of a chunk being written; its number of jets."""
+    add_counts(labels, label_counts(cols["jet_label"]))
+    for name, count in count_nonfinite(cols).items():
+        nonfinite[name] = nonfinite.get(name, 0) + count
+    content.update(cols)
+    return columns.n_jets(cols)
 
 
 def count_nonfinite(cols: dict) -> dict[str, int]:

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,7 @@ def _destinations(plan: dict, group: int) -> np.ndarray:
 
 def scatter(plan: dict, group: int, output) -> dict:
     """Write the shard of plan group ``group`` to ``output``; returns per-input label counts."""
+    t0 = time.perf_counter()
     output = Path(output)
     if not 0 <= group < len(plan["groups"]):
         raise PackingError(f"group {group} not in the plan ({len(plan['groups'])} groups)")
@@ -125,13 +127,14 @@ def scatter(plan: dict, group: int, output) -> dict:
                 check_labels(plan["category"], info["path"], labels)
                 seen[info["path"]] = labels
                 pos += info["jets"]
-    log.info("%s: scatter group %d: %d jets from %d ntuples -> %s (%d batches)", plan["category"], group, len(dest),
-             len(inputs), output, len(batch_dest))
+    dt = time.perf_counter() - t0
+    log.info("%s: scatter group %d: %d jets from %d ntuples -> %s (%d batches) in %.2f s (%.0f jets/s)", plan["category"],
+             group, len(dest), len(inputs), output, len(batch_dest), dt, len(dest) / max(dt, 1e-9))
     return seen
 
 
-def read_shard_part(plan: dict, group: int, path, index: int) -> list[dict]:
-    """The column sets that shard ``path`` of ``group`` holds for output file ``index``."""
+def read_shard_part(plan: dict, group: int, path, index: int) -> list[pa.RecordBatch]:
+    """The record batches that shard ``path`` of ``group`` holds for output file ``index``."""
     path = Path(path)
     need = plan["counts"][group][index]
     if need == 0:
@@ -144,12 +147,12 @@ def read_shard_part(plan: dict, group: int, path, index: int) -> list[dict]:
         batch_dest = np.frombuffer(base64.b64decode(meta[b"batch_dest"]), dtype="<i4")
         if len(batch_dest) != reader.num_record_batches:
             raise PackingError(f"{path}: shard truncated ({reader.num_record_batches} of {len(batch_dest)} batches)")
-        parts = [columns.from_batch(reader.get_batch(int(b))) for b in np.flatnonzero(batch_dest == index)]
+        parts = [reader.get_batch(int(b)) for b in np.flatnonzero(batch_dest == index)]
     except PackingError:
         raise
     except (OSError, pa.ArrowException, KeyError, ValueError) as exc:
         raise PackingError(f"{path}: unreadable shard ({type(exc).__name__}: {exc})") from exc
-    got = sum(columns.n_jets(p) for p in parts)
+    got = sum(p.num_rows for p in parts)
     if got != need:
         raise PackingError(f"{path}: {got} jets for file {index}, the plan says {need}")
     return parts
@@ -157,6 +160,7 @@ def read_shard_part(plan: dict, group: int, path, index: int) -> list[dict]:
 
 def gather(plan: dict, index: int, shard_dir, output) -> dict:
     """Write output file ``index`` from the shards in ``shard_dir``; returns (and writes) its summary."""
+    t0 = time.perf_counter()
     output = Path(output)
     if not 0 <= index < plan["n_files"]:
         raise PackingError(f"file index {index} not in the plan ({plan['n_files']} files)")
@@ -164,11 +168,11 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
     parts = []
     for group in range(len(plan["groups"])):
         parts += read_shard_part(plan, group, shard_dir / shard_name(group), index)
-    cols = columns.concat(parts) if parts else columns.empty()
-    del parts
-    n = columns.n_jets(cols)
+    n = sum(p.num_rows for p in parts)
     perm = rng_for(plan["seed"], plan["category"], STAGE_GATHER, index).permutation(n)
-    chunks = (columns.take(cols, perm[k:k + WRITE_CHUNK]) for k in range(0, n, WRITE_CHUNK))
+    cols = columns.permuted_concat(parts, perm)  # releases the batches branch by branch
+    del parts
+    chunks = (columns.slice_jets(cols, k, min(k + WRITE_CHUNK, n)) for k in range(0, n, WRITE_CHUNK))
     # no lock: the same plan gives the same bytes, so two runs of this job may overlap harmlessly
     remove_stale_temporaries(output)
     summary = write_packed(output, chunks, fmt=plan["format"], compression=plan["compression"] or "lz4",
@@ -177,7 +181,8 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
     summary["index"] = index
     with atomic_output(summary_path(output)) as tmp:
         tmp.write_text(json.dumps(summary, sort_keys=True))
-    log.info("%s: %s: %d jets", plan["category"], output.name, n)
+    dt = time.perf_counter() - t0
+    log.info("%s: %s: %d jets in %.2f s (%.0f jets/s)", plan["category"], output.name, n, dt, n / max(dt, 1e-9))
     return summary
 
 

@@ -71,7 +71,7 @@ def build_manifest(plan: dict, files_dir, tar_dir) -> dict:
         add_counts(labels_out, s["labels"])
         files.append({"file": name, "split": split_of(plan, index), "jets": s["jets"],
                       "labels": {str(k): v for k, v in sorted((int(k), v) for k, v in s["labels"].items())},
-                      "bytes": s["bytes"], "sha256": s["sha256"], "content_sha256": s["content_sha256"],
+                      "bytes": s["bytes"], "sha256": s["sha256"], "content_hash": s["content_hash"],
                       "nonfinite": s.get("nonfinite", {})})
     labels_in = {int(k): v for k, v in plan["labels"].items()}
     if labels_out != labels_in or sum(f["jets"] for f in files) != plan["jets"]:
@@ -92,7 +92,7 @@ def build_manifest(plan: dict, files_dir, tar_dir) -> dict:
         "labels": {str(k): v for k, v in sorted(labels_in.items())},
         "inputs": [{"path": i["path"], "jets": i["jets"], "fingerprint": i["fingerprint"]} for i in plan["inputs"]],
         "plan_id": plan["plan_id"],
-        # the files' bytes are reproducible (fixed UUIDs and time stamps); content_sha256 hashes the arrays
+        # the files' bytes are reproducible (fixed UUIDs and time stamps); content_hash hashes the arrays
         "reproducible": "bytes",
         "files": files, "tarballs": tarballs,
     }
@@ -110,22 +110,23 @@ def _read_summary(path: Path, plan: dict) -> dict:
 
 
 def _check_files(directory: Path, entries: list[dict], jobs: int = 4) -> list[str]:
-    """Problems of ``entries`` (file, bytes, sha256) in ``directory``: sizes, then SHA-256 in threads."""
-    problems = []
+    """Problems of ``entries`` (file, bytes, sha256) in ``directory``, in their order: sizes, then
+    SHA-256 in threads (hashlib releases the GIL)."""
+    problems: dict[int, str] = {}
     todo = []
-    for e in entries:
+    for i, e in enumerate(entries):
         path = directory / e["file"]
         if not path.is_file():
-            problems.append(f"{path}: missing")
+            problems[i] = f"{path}: missing"
         elif path.stat().st_size != e["bytes"]:
-            problems.append(f"{path}: {path.stat().st_size} bytes, the manifest says {e['bytes']}")
+            problems[i] = f"{path}: {path.stat().st_size} bytes, the manifest says {e['bytes']}"
         else:
-            todo.append((path, e))
-    with ThreadPoolExecutor(max(1, jobs)) as pool:  # hashlib releases the GIL: hashing runs in parallel
-        for (path, e), digest in zip(todo, pool.map(lambda t: sha256_file(t[0]), todo)):
+            todo.append((i, path, e))
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for (i, path, e), digest in zip(todo, pool.map(lambda t: sha256_file(t[1]), todo)):
             if digest != e["sha256"]:
-                problems.append(f"{path}: SHA-256 {digest[:16]}... differs from the manifest's {e['sha256'][:16]}...")
-    return problems
+                problems[i] = f"{path}: SHA-256 {digest[:16]}... differs from the manifest's {e['sha256'][:16]}..."
+    return [problems[i] for i in sorted(problems)]
 
 
 def _live_version(outdir: Path, category: str) -> Path | None:
@@ -317,7 +318,7 @@ def verify_category(manifest_path, content: bool = False, jobs: int = 4, since: 
             problems.append(f"{path}: labels {sorted(set(labels) - allowed)} outside category {cat}")
         if content:
             digest = columns.content_hash(read_packed(path))
-            if digest != e.get("content_sha256"):
+            if digest != e.get("content_hash"):
                 problems.append(f"{path}: content hash differs from the manifest")
         total += n
         add_counts(labels_total, labels)
