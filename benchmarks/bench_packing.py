@@ -95,6 +95,7 @@ def main():
     ap.add_argument("--category", default="Res34P")
     ap.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--full-ntuples-per-scatter", type=int, default=20, help="grouping of config/jetclass2_full.yaml")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_packing_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -152,22 +153,23 @@ def main():
         print(f"total with {args.parallel} parallel jobs: {total:.0f} s for {n_jets} jets "
               f"(plan {t_plan:.0f}, scatter {t_scatter:.0f}, gather {t_gather:.0f}, tarballs {t_tar:.0f}, finalize {t_fin:.0f})")
         # extrapolation: per-jet job costs measured above, Res34P job counts of the full configuration
-        full_jets, full_files, cores = 129_000_000, 1290, 100
-        s_per_jet_scatter = np.mean([r["wall"] for r in scatter]) / jets_per_scatter
-        s_gather = np.mean([r["wall"] for r in gather]) * 100_000 / args.jets_per_file
+        full_jets, full_files, full_ntuples, cores = 129_000_000, 1290, 1440, 100
+        n_scatter = -(-full_ntuples // args.full_ntuples_per_scatter)
         files_per_tar = plan["tarballs"][0]["last"] - plan["tarballs"][0]["first"] + 1
-        s_tar = np.mean([r["wall"] for r in tars]) * 10 / files_per_tar * 100_000 / args.jets_per_file
-        threads = 16  # finalize's SHA-256 check of every file, in threads (rule pack_finalize)
-        s_fin = t_fin / n_jets * full_jets * args.parallel / threads
-        n_scatter = 1440 // 10
         waves = lambda n: -(-n // cores)  # noqa: E731
-        t_full = (t_plan / len(inputs) * 1440 + waves(n_scatter) * s_per_jet_scatter * full_jets / n_scatter
-                  + waves(full_files) * s_gather + waves(129) * s_tar + s_fin)
-        print(f"extrapolated Res34P (129M jets, {n_scatter} scatter jobs of {full_jets // n_scatter} jets, {full_files} gather "
-              f"jobs, 129 tarballs) on {cores} cores: ~{t_full / 60:.0f} min (plan {t_plan / len(inputs) * 1440 / 60:.1f} min, "
-              f"scatter {waves(n_scatter) * s_per_jet_scatter * full_jets / n_scatter / 60:.1f}, gather "
-              f"{waves(full_files) * s_gather / 60:.1f}, tarballs {waves(129) * s_tar / 60:.1f}, finalize "
-              f"{s_fin / 60:.1f} with {threads} hashing threads); per-job times as measured here, no I/O contention")
+        for label, key in (("wall time per job as measured here", "wall"), ("CPU time per job (one free core per job)", "cpu")):
+            per = {name: np.mean([r["wall"] if key == "wall" else r["user_s"] + r["sys_s"] for r in rows])
+                   for name, rows in (("scatter", scatter), ("gather", gather), ("tar", tars), ("fin", fin))}
+            t_scatter_full = waves(n_scatter) * per["scatter"] / jets_per_scatter * full_jets / n_scatter
+            t_gather_full = waves(full_files) * per["gather"] * 100_000 / args.jets_per_file
+            t_tar_full = waves(129) * per["tar"] * 10 / files_per_tar * 100_000 / args.jets_per_file
+            t_plan_full = t_plan / len(inputs) * full_ntuples
+            t_fin_full = per["fin"] / n_jets * full_jets * args.parallel / 16  # 16 hashing threads (rule pack_finalize)
+            t_full = t_plan_full + t_scatter_full + t_gather_full + t_tar_full + t_fin_full
+            print(f"extrapolated Res34P (129M jets; {n_scatter} scatter jobs of {full_jets // n_scatter} jets, {full_files} "
+                  f"gather jobs, 129 tarballs) on {cores} cores, from {label}: ~{t_full / 60:.0f} min (plan "
+                  f"{t_plan_full / 60:.1f}, scatter {t_scatter_full / 60:.1f}, gather {t_gather_full / 60:.1f}, tarballs "
+                  f"{t_tar_full / 60:.1f}, finalize {t_fin_full / 60:.1f}); no I/O contention assumed")
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

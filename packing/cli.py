@@ -105,6 +105,7 @@ def plan_main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="pack-plan", description="Check the ntuples of a category and fix where every jet goes.")
     _plan_options(ap)
     ap.add_argument("-o", "--output", required=True, help="plan (JSON)")
+    ap.add_argument("--jobs", type=_positive, default=4, help="ntuples read at once")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
@@ -113,7 +114,7 @@ def plan_main(argv=None) -> int:
 
         plan = make_plan(a.category, a.inputs, jets_per_file=a.jets_per_file, seed=a.seed, split=list(a.split),
                          files_per_tarball=a.files_per_tarball, ntuples_per_scatter=a.ntuples_per_scatter, fmt=a.format,
-                         compression=a.compression, chunk=a.chunk, samples_config=a.samples_config)
+                         compression=a.compression, chunk=a.chunk, samples_config=a.samples_config, threads=a.jobs)
         save_plan(plan, a.output)
         print(f"pack-plan: {a.category}: {plan['jets']} jets from {len(plan['inputs'])} ntuples -> "
               f"{len(plan['groups'])} scatter jobs, {plan['n_files']} files", file=sys.stderr)

@@ -108,8 +108,11 @@ def check_labels(category: str, path, labels: dict[int, int]) -> None:
 
 def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1, split=(4, 1, 1),
               files_per_tarball: int = 10, ntuples_per_scatter: int = 1, fmt: str = "root",
-              compression: str = "lz4", chunk: int = 50_000, samples_config=None) -> dict:
-    """Check the inputs of a category and fix where every jet goes (see the module docstring)."""
+              compression: str = "lz4", chunk: int = 50_000, samples_config=None, threads: int = 4) -> dict:
+    """Check the inputs of a category and fix where every jet goes (see the module docstring).
+
+    ``threads`` ntuples are read at once (decompression releases the GIL).
+    """
     validate_category(category, samples_config)
     split = [int(w) if isinstance(w, (int, np.integer)) and not isinstance(w, bool) else w for w in split]
     check_options(jets_per_file, files_per_tarball, split, ntuples_per_scatter, fmt, chunk)
@@ -122,7 +125,10 @@ def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1
         if real in seen:
             raise PackingError(f"{p}: listed twice (also as {seen[real]})")
         seen[real] = p
-    infos = [_inspect(p) for p in inputs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        infos = list(pool.map(_inspect, inputs))
     by_fingerprint: dict[str, str] = {}
     for info in infos:
         check_labels(category, info["path"], info["labels"])

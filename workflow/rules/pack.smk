@@ -52,11 +52,12 @@ checkpoint pack_plan:
         group=NTUPLES_PER_SCATTER,
         seed=config["seed"],
         samples_config=config["generation"]["samples_config"],
+    threads: 8
     resources:
         mem_mb=2000,
         runtime=lambda w: 10 + len(ntuples_of_category(w.category)) // 20,
     shell:
-        "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} "
+        "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
         "--split {params.split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} "
         f"--format {PACK_FORMAT} --seed {{params.seed}} --samples-config {{params.samples_config}} -o {{output}} > {{log}} 2>&1"
 
@@ -130,7 +131,7 @@ rule pack_finalize:
         f"{RESULTS}/logs/pack/{{category}}/finalize.log",
     params:
         work=lambda w: f"{PACK_WORK}/{w.category}",
-    threads: 2
+    threads: 16  # SHA-256 of every file before the swap
     resources:
         mem_mb=1000,
         runtime=60,
@@ -146,7 +147,7 @@ rule verify_category:
         f"{DATASET}/.verified/{{category}}.json",
     log:
         f"{RESULTS}/logs/verify/{{category}}.log",
-    threads: 2
+    threads: 16
     resources:
         mem_mb=1000,
         runtime=60,
@@ -162,7 +163,7 @@ rule verify_dataset:
         VERIFIED,
     log:
         f"{RESULTS}/logs/verify/dataset.log",
-    threads: 2
+    threads: 16
     shell:
         f"python -m packing verify {DATASET} --categories {' '.join(ALL_CATEGORIES)} --since {{input}} --jobs {{threads}} "
         "--stamp {output} > {log} 2>&1"

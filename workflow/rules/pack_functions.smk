@@ -4,13 +4,19 @@ import functools
 import json
 
 
+@functools.lru_cache(maxsize=None)
 def scatter_groups(cat):
     nts = ntuples_of_category(cat)
     return [nts[i:i + NTUPLES_PER_SCATTER] for i in range(0, len(nts), NTUPLES_PER_SCATTER)]
 
 
+@functools.lru_cache(maxsize=None)
+def _shard_list(cat):
+    return [f"{PACK_WORK}/{cat}/scatter/{g:05d}.arrow" for g in range(len(scatter_groups(cat)))]
+
+
 def _shards(w):
-    return [f"{PACK_WORK}/{w.category}/scatter/{g:05d}.arrow" for g in range(len(scatter_groups(w.category)))]
+    return _shard_list(w.category)
 
 
 @functools.lru_cache(maxsize=16)
