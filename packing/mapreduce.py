@@ -34,7 +34,6 @@ from . import columns
 from .fileio import PackingError, add_counts, label_counts, read_ntuple, write_packed
 from .plan import STAGE_GATHER, STAGE_SCATTER, check_labels, rng_for
 from .reproducible import FIXED_EPOCH
-from .safety import work_dir
 
 log = logging.getLogger(__name__)
 WRITE_CHUNK = 20_000  # jets per write call of a gather job (one ROOT basket per branch)
@@ -234,4 +233,4 @@ def tarball(plan: dict, number: int, files_dir, output) -> dict:
     return summary
 
 
-__all__ = ["scatter", "gather", "tarball", "read_shard_part", "shard_name", "summary_path", "work_dir"]
+__all__ = ["scatter", "gather", "tarball", "read_shard_part", "shard_name", "summary_path", "remove_stale_temporaries"]

@@ -51,12 +51,6 @@ def file_lock(lock_path: str | os.PathLike, shared: bool = False, wait: bool = T
         os.close(fd)  # closing releases the lock
 
 
-def lock_path_for(path: str | os.PathLike) -> Path:
-    """The hidden lock file that guards ``path``."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.lock")
-
-
 @contextlib.contextmanager
 def work_dir(parent: str | os.PathLike, prefix: str):
     """A fresh hidden directory in ``parent`` (same file system as the outputs), removed on exit."""

@@ -16,6 +16,7 @@ are relative to the directory holding it (both ``DATASET`` and ``DATASET/C`` wor
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -186,7 +187,7 @@ def commit(outdir, manifest: dict, sources: dict[str, Path], jobs: int = 4, lock
     link = outdir / cat
     if link.exists() and not link.is_symlink():
         raise PackingError(f"{link}: exists and is not the category link (move it away)")
-    with file_lock(category_lock(outdir, cat), what=f"commit {cat}") if lock else _nullcontext():
+    with file_lock(category_lock(outdir, cat), what=f"commit {cat}") if lock else contextlib.nullcontext():
         cleanup_stale(outdir, cat)
         old = _old_manifest(outdir, cat)
         old_version = _live_version(outdir, cat)
@@ -238,14 +239,6 @@ def commit(outdir, manifest: dict, sources: dict[str, Path], jobs: int = 4, lock
         _fsync_dir(outdir)
     log.info("%s: version %s is live in %s", cat, version.name, outdir)
     return version
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def finalize(plan: dict, work, outdir, jobs: int = 4, lock: bool = True) -> dict:

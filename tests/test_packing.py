@@ -272,3 +272,22 @@ def test_gather_refuses_a_shard_of_another_plan(inputs, tmp_path):
                 tmp_path / "files" / plan["files"][0])
     assert r.returncode == 2 and "shard of another plan" in r.stderr
     assert load_plan(tmp_path / "plan.json")["plan_id"] == plan["plan_id"]
+
+
+def test_flat_dataset_of_the_earlier_layout_is_replaced_after_the_swap(inputs, packed, tmp_path):
+    """A dataset of the earlier layout (regular files and manifest in the directory) stays until the
+    new version is live; then its names become links and files the new version lacks go."""
+    out, m = packed
+    flat = tmp_path / "dataset"
+    flat.mkdir()
+    for f in m["files"] + m["tarballs"]:
+        (flat / f["file"]).write_bytes((out / f["file"]).read_bytes())
+    (flat / "Res2P.manifest.json").write_text((out / "Res2P.manifest.json").read_text())
+    (flat / "QCD_0000.root").write_text("another category: untouched")
+    assert verify_dataset(flat)[0] == []
+    new = pack_category("Res2P", inputs, flat, jets_per_file=50, seed=3)
+    assert verify_dataset(flat)[0] == [] and len(new["files"]) == 4
+    for f in new["files"] + new["tarballs"]:
+        assert os.readlink(flat / f["file"]) == f"Res2P/{f['file']}"
+    assert not (flat / "Res2P_0004.root").exists() and not (flat / "Res2P_0000-0002.tar").exists()
+    assert (flat / "QCD_0000.root").read_text() == "another category: untouched"
