@@ -31,8 +31,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/ntuplize.smk"
 include: "workflow/rules/pack.smk"
-
-
+include: "workflow/rules/qa.smk"
 if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/train.smk")):
 
     include: "workflow/rules/train.smk"
@@ -41,4 +40,5 @@ if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/train.smk")):
 rule all:
     input:
         [manifest(cat) for cat in CATEGORIES],
+        QA_TARGETS,
     default_target: True

@@ -1,35 +1,239 @@
-"""``pack``: jet ntuples of one category -> shuffled dataset files, tarballs and a manifest."""
+"""Console scripts of the packing stage.
+
+pack            jet ntuples of one category -> shuffled dataset files, tarballs and a manifest (one process)
+pack-plan       the plan of a category (workflow: checkpoint)
+pack-scatter    one scatter job (one group of ntuples -> one shard)
+pack-gather     one gather job (shards -> one dataset file)
+pack-tarball    one tarball of consecutive dataset files
+pack-finalize   manifest, conservation check and atomic swap into the dataset directory
+verify-dataset  check every file of a dataset against its manifest
+
+Every error is one line naming the file and the problem, exit status 2; SIGTERM removes the
+temporary files of the interrupted job (exit status 143).
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
+from jetclass2.atomic import atomic_output
 from jetclass2.logs import setup_cli_logging
 
-from .pack import PackingError, pack_category
+from .categories import CategoryError
+from .fileio import FORMATS, PackingError
+from .safety import Terminated, describe_os_error, fail, install_signal_handlers
+
+
+def _run(prog: str, fn, args) -> int:
+    import pyarrow
+
+    # the system allocator returns freed Arrow buffers at once (mimalloc keeps them): lower peak memory
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    install_signal_handlers()
+    setup_cli_logging(getattr(args, "quiet", False))
+    try:
+        return fn(args) or 0
+    except (PackingError, CategoryError) as exc:
+        return fail(prog, str(exc))
+    except OSError as exc:
+        return fail(prog, describe_os_error(exc))
+    except Terminated as exc:
+        print(f"{prog}: terminated, temporary files removed", file=sys.stderr)
+        return int(exc.code)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted, temporary files removed", file=sys.stderr)
+        return 130
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _plan_options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--category", required=True, help="Res2P, Res34P or QCD (a category of the samples configuration)")
+    ap.add_argument("--inputs", nargs="+", required=True, help="jet ntuples (ROOT, tree 'tree')")
+    ap.add_argument("--jets-per-file", type=_positive, default=100_000)
+    ap.add_argument("--seed", type=_nonnegative, default=1)
+    ap.add_argument("--split", type=_nonnegative, nargs=3, default=[4, 1, 1], metavar=("TRAIN", "VAL", "TEST"))
+    ap.add_argument("--files-per-tarball", type=_positive, default=10)
+    ap.add_argument("--format", choices=FORMATS, default="root", help="dataset file format (parquet: the published release's)")
+    ap.add_argument("--compression", choices=["lz4", "zlib", "zstd", "none"], default="lz4", help="ROOT basket compression")
+    ap.add_argument("--ntuples-per-scatter", type=_positive, default=1, help="ntuples read by one scatter job")
+    ap.add_argument("--chunk", type=_positive, default=50_000, help="jets read at once by a scatter job (memory bound)")
+    ap.add_argument("--samples-config", default=None, help="samples configuration naming the categories (default: shipped)")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack", description=__doc__.split(":", 1)[1].strip())
-    ap.add_argument("--category", required=True, help="Res2P, Res34P or QCD (file name prefix)")
-    ap.add_argument("--inputs", nargs="+", required=True, help="jet ntuples (ROOT, tree 'tree')")
+    ap = argparse.ArgumentParser(prog="pack", description="Jet ntuples of one category -> shuffled dataset files, "
+                                 "tarballs and a manifest; the previous dataset of the category stays until the new one is checked.")
+    _plan_options(ap)
     ap.add_argument("--outdir", required=True)
-    ap.add_argument("--jets-per-file", type=int, default=100_000)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--split", type=int, nargs=3, default=[4, 1, 1], metavar=("TRAIN", "VAL", "TEST"))
-    ap.add_argument("--files-per-tarball", type=int, default=10)
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
-    setup_cli_logging(args.quiet)
-    try:
-        m = pack_category(args.category, args.inputs, args.outdir, args.jets_per_file, args.seed,
-                          tuple(args.split), args.files_per_tarball)
-    except PackingError as exc:
-        print(f"pack: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"pack: {m['jets']} {args.category} jets -> {len(m['files'])} files, {len(m['tarballs'])} tarballs in {args.outdir}",
-          file=sys.stderr)
-    return 0
+
+    def run(a):
+        from .pack import pack_category
+
+        m = pack_category(a.category, a.inputs, a.outdir, a.jets_per_file, a.seed, tuple(a.split), a.files_per_tarball,
+                          fmt=a.format, compression=a.compression, ntuples_per_scatter=a.ntuples_per_scatter,
+                          chunk=a.chunk, samples_config=a.samples_config)
+        print(f"pack: {m['jets']} {a.category} jets -> {len(m['files'])} files, {len(m['tarballs'])} tarballs in {a.outdir}",
+              file=sys.stderr)
+
+    return _run("pack", run, args)
+
+
+def plan_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="pack-plan", description="Check the ntuples of a category and fix where every jet goes.")
+    _plan_options(ap)
+    ap.add_argument("-o", "--output", required=True, help="plan (JSON)")
+    ap.add_argument("--jobs", type=_positive, default=4, help="ntuples read at once")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    def run(a):
+        from .plan import make_plan, save_plan
+
+        plan = make_plan(a.category, a.inputs, jets_per_file=a.jets_per_file, seed=a.seed, split=list(a.split),
+                         files_per_tarball=a.files_per_tarball, ntuples_per_scatter=a.ntuples_per_scatter, fmt=a.format,
+                         compression=a.compression, chunk=a.chunk, samples_config=a.samples_config, threads=a.jobs)
+        save_plan(plan, a.output)
+        print(f"pack-plan: {a.category}: {plan['jets']} jets from {len(plan['inputs'])} ntuples -> "
+              f"{len(plan['groups'])} scatter jobs, {plan['n_files']} files", file=sys.stderr)
+
+    return _run("pack-plan", run, args)
+
+
+def scatter_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="pack-scatter", description="One scatter job: a group of ntuples -> one shard.")
+    ap.add_argument("plan")
+    ap.add_argument("--group", type=_nonnegative, required=True)
+    ap.add_argument("-o", "--output", required=True, help="shard (Arrow IPC)")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    def run(a):
+        from .mapreduce import scatter
+        from .plan import load_plan
+
+        scatter(load_plan(a.plan), a.group, a.output)
+
+    return _run("pack-scatter", run, args)
+
+
+def gather_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="pack-gather", description="One gather job: its jets of every shard -> one shuffled dataset file.")
+    ap.add_argument("plan")
+    ap.add_argument("--index", type=_nonnegative, required=True)
+    ap.add_argument("--shard-dir", required=True)
+    ap.add_argument("-o", "--output", required=True, help="dataset file (a JSON summary is written beside it)")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    def run(a):
+        from .mapreduce import gather
+        from .plan import load_plan
+
+        plan = load_plan(a.plan)
+        if a.index < plan["n_files"] and Path(a.output).name != plan["files"][a.index]:
+            raise PackingError(f"{a.output}: file {a.index} of the plan is named {plan['files'][a.index]}")
+        gather(plan, a.index, a.shard_dir, a.output)
+
+    return _run("pack-gather", run, args)
+
+
+def tarball_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="pack-tarball", description="One tarball of consecutive dataset files.")
+    ap.add_argument("plan")
+    ap.add_argument("--number", type=_nonnegative, required=True, help="tarball number in the plan")
+    ap.add_argument("--files-dir", required=True)
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    def run(a):
+        from .mapreduce import tarball
+        from .plan import load_plan
+
+        plan = load_plan(a.plan)
+        if a.number >= len(plan["tarballs"]):
+            raise PackingError(f"tarball {a.number} not in the plan ({len(plan['tarballs'])} tarballs)")
+        tarball(plan, a.number, a.files_dir, a.output)
+
+    return _run("pack-tarball", run, args)
+
+
+def finalize_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="pack-finalize", description="Manifest, conservation check, atomic swap into the dataset directory.")
+    ap.add_argument("plan")
+    ap.add_argument("--work", required=True, help="folder with files/ and tar/ of the gather and tarball jobs")
+    ap.add_argument("--outdir", required=True, help="dataset directory")
+    ap.add_argument("--jobs", type=_positive, default=2, help="threads hashing files")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    def run(a):
+        from .plan import load_plan
+        from .store import finalize
+
+        m = finalize(load_plan(a.plan), a.work, a.outdir, jobs=a.jobs)
+        print(f"pack-finalize: {m['category']}: {m['jets']} jets in {len(m['files'])} files live in {a.outdir}", file=sys.stderr)
+
+    return _run("pack-finalize", run, args)
+
+
+def verify_main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="verify-dataset", description="Check every file of a dataset against its manifest "
+                                 "(size, SHA-256, jet and label counts; --content: the arrays' hash). Exit 2 naming each wrong file.")
+    ap.add_argument("dataset_dir")
+    ap.add_argument("--categories", nargs="+", default=None, help="default: every manifest in the directory")
+    ap.add_argument("--content", action="store_true", help="also recompute the content hash of every file (reads all jets)")
+    ap.add_argument("--jobs", type=_positive, default=2, help="threads hashing files")
+    ap.add_argument("--stamp", help="write a verification stamp (JSON) here when everything is right")
+    ap.add_argument("--since", nargs="+", default=[], help="stamps of earlier verifications: skip the SHA-256 of files unchanged since")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    def run(a):
+        from .store import verify_dataset
+
+        since = {}
+        for path in a.since:
+            try:
+                since.update(json.loads(Path(path).read_text()))
+            except (OSError, ValueError):
+                pass  # no usable stamp: those files are hashed again
+        problems, stamps = verify_dataset(a.dataset_dir, a.categories, content=a.content, jobs=a.jobs, since=since)
+        if not stamps and not problems:
+            raise PackingError(f"{a.dataset_dir}: no manifest found")
+        if problems:
+            for p in problems:
+                print(f"verify-dataset: error: {p}", file=sys.stderr)
+            return 2
+        if a.stamp:
+            with atomic_output(a.stamp) as tmp:
+                tmp.write_text(json.dumps(stamps, indent=1, sort_keys=True) + "\n")
+        print(f"verify-dataset: {', '.join(stamps)}: every file matches its manifest", file=sys.stderr)
+
+    return _run("verify-dataset", run, args)
 
 
 if __name__ == "__main__":

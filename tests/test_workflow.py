@@ -1,9 +1,8 @@
-"""The Snakemake workflow and the pack stage, on real ntuples and a tiny end-to-end production."""
+"""The Snakemake workflow on a tiny end-to-end production (packing itself: tests/test_packing.py)."""
 import json
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -11,54 +10,7 @@ import numpy as np
 import pytest
 import uproot
 
-from packing.pack import PackingError, pack_category, split_ranges
-
 REPO = Path(__file__).resolve().parents[1]
-REF_NTUPLES = ["hbb_m125_pt500_200events.ntuple.root", "res2p_higgs2p_10events.qcdlabels.ntuple.root"]
-
-
-def test_split_ranges_4_1_1():
-    r = split_ranges(12)
-    assert (len(r["train"]), len(r["val"]), len(r["test"])) == (8, 2, 2)
-    assert r["train"].stop == r["val"].start and r["val"].stop == r["test"].start == 10
-    r = split_ranges(3)
-    assert [len(v) for v in r.values()] == [1, 1, 1]
-
-
-def test_pack_shuffles_splits_and_conserves_jets(shared_dir, tmp_path):
-    inputs = [shared_dir / "ntuples" / n for n in REF_NTUPLES]
-    m = pack_category("Res2P", inputs, tmp_path, jets_per_file=25, seed=3, files_per_tarball=3)
-    n_in = sum(uproot.open(p)["tree"].num_entries for p in inputs)
-    assert m["jets"] == n_in == 196
-    assert [f["jets"] for f in m["files"]] == [25] * 7 + [21]
-    assert [f["split"] for f in m["files"]] == ["train"] * 6 + ["val", "test"]
-    splits = [f["split"] for f in m["files"]]
-    assert splits == sorted(splits, key=["train", "val", "test"].index)  # contiguous index ranges
-    out_labels = np.concatenate([uproot.open(tmp_path / f["file"])["tree"]["jet_label"].array(library="np") for f in m["files"]])
-    in_labels = np.concatenate([uproot.open(p)["tree"]["jet_label"].array(library="np") for p in inputs])
-    assert sorted(out_labels.tolist()) == sorted(in_labels.tolist())
-    # shuffled globally: the first file mixes both inputs' jets (the 10-event file has QCD_light, label 187)
-    first = [uproot.open(tmp_path / m["files"][i]["file"])["tree"]["jet_pt"].array(library="np") for i in range(len(m["files"]))]
-    assert not np.array_equal(np.concatenate(first)[:175],
-                              uproot.open(inputs[0])["tree"]["jet_pt"].array(library="np"))
-    assert [t["file"] for t in m["tarballs"]] == ["Res2P_0000-0002.tar", "Res2P_0003-0005.tar", "Res2P_0006-0007.tar"]
-    with tarfile.open(tmp_path / "Res2P_0003-0005.tar") as tar:
-        assert tar.getnames() == ["Res2P_0003.root", "Res2P_0004.root", "Res2P_0005.root"]
-    assert json.loads((tmp_path / "Res2P.manifest.json").read_text())["files"][0]["sha256"] == m["files"][0]["sha256"]
-    # same seed, same dataset (ROOT files carry a random UUID, so compare contents)
-    m2 = pack_category("Res2P", inputs, tmp_path / "again", jets_per_file=25, seed=3, files_per_tarball=3)
-    for f in m2["files"]:
-        a = uproot.open(tmp_path / "again" / f["file"])["tree"]["jet_pt"].array(library="np")
-        b = uproot.open(tmp_path / f["file"])["tree"]["jet_pt"].array(library="np")
-        assert np.array_equal(a, b)
-
-
-def test_pack_rejects_bad_input(tmp_path):
-    bad = tmp_path / "bad.root"
-    bad.write_text("nope")
-    with pytest.raises(PackingError, match="bad.root"):
-        pack_category("QCD", [bad], tmp_path / "out")
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("QCD_*"))
 
 
 def snakemake(*args, cwd=REPO):
@@ -200,6 +152,15 @@ def test_tiny_end_to_end_production(tmp_path):
     assert all(161 <= int(k) <= 187 for k in qcd_labels)
     res2p_labels = json.loads((results / "dataset" / "Res2P.manifest.json").read_text())["labels"]
     assert all(0 <= int(k) <= 14 for k in res2p_labels)
+    # every packed file checked against its manifest, the QA page and `snakemake --report`
+    for cat in ("Res2P", "QCD"):
+        assert json.loads((results / "dataset" / ".verified" / f"{cat}.json").read_text())[cat]["files"]
+        assert json.loads((results / "qa" / cat / "summary.json").read_text())["status"] in ("PASS", "WARN")
+    assert "Dataset QA" in (results / "qa" / "summary.html").read_text()
+    r = run("--report", str(tmp_path / "report.html"))
+    assert r.returncode == 0 and (tmp_path / "report.html").stat().st_size > 100_000, r.stderr[-2000:]
+    r = run("results/dataset/verified.ok")
+    assert r.returncode == 0 and (results / "dataset" / "verified.ok").exists(), r.stderr[-2000:]
     # regenerate one category without touching the other
     before = (results / "dataset" / "Res2P.manifest.json").stat().st_mtime_ns
     shutil.rmtree(results / "ntuples" / "QCD")

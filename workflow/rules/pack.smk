@@ -1,21 +1,169 @@
-rule pack:
-    """All ntuples of a category -> shuffled {category}_NNNN.root files, tarballs, manifest."""
+# Packing as a map-reduce (docs/packing.md):
+#   pack_plan (checkpoint, per category)  ntuples -> plan.json: jet counts, labels checked, which jets go to which file
+#   pack_scatter (per group of ntuples)   ntuples -> one shard, jets ordered by output file
+#   pack_gather (per output file)         its jets of every shard, shuffled -> {Category}_NNNN.root|parquet
+#   pack_tarball (per 10 files)           {Category}_AAAA-BBBB.tar
+#   pack_finalize (per category)          manifest, conservation check, atomic swap into results/dataset
+#   verify_category / verify_dataset      every file against its manifest; training depends on verified.ok
+# The number of files is ceil(jets / jets_per_file), known once the plan has counted the jets: the
+# gather and tarball jobs are created after the pack_plan checkpoint.
+PACK = config["pack"]
+PACK_WORK = f"{RESULTS}/pack"
+DATASET = f"{RESULTS}/dataset"
+PACK_FORMAT = PACK.get("format", "root")
+PACK_SUFFIX = {"root": "root", "parquet": "parquet"}.get(PACK_FORMAT)
+NTUPLES_PER_SCATTER = PACK.get("ntuples_per_scatter", 1)
+VERIFIED = f"{DATASET}/verified.ok"
+
+# caught at DAG construction (also by `snakemake -n`), before any job runs
+if PACK_SUFFIX is None:
+    raise ValueError(f"config: pack.format must be root or parquet, got {PACK_FORMAT!r}")
+if len(PACK["split"]) != 3 or any(int(w) < 0 for w in PACK["split"]) or sum(int(w) for w in PACK["split"]) == 0:
+    raise ValueError(f"config: pack.split must be three non-negative integers with a positive sum, got {PACK['split']}")
+for _key in ("jets_per_file", "files_per_tarball"):
+    if int(PACK[_key]) < 1:
+        raise ValueError(f"config: pack.{_key} must be at least 1, got {PACK[_key]}")
+if int(NTUPLES_PER_SCATTER) < 1:
+    raise ValueError(f"config: pack.ntuples_per_scatter must be at least 1, got {NTUPLES_PER_SCATTER}")
+
+
+wildcard_constraints:
+    group=r"\d{5}",
+    index=r"\d\d\d\d+",
+    first=r"\d\d\d\d+",
+    last=r"\d\d\d\d+",
+
+
+include: "pack_functions.smk"
+
+
+checkpoint pack_plan:
+    """Count and check the jets of every ntuple of a category; fix the output file of every jet."""
     input:
         lambda w: ntuples_of_category(w.category),
     output:
-        f"{RESULTS}/dataset/{{category}}.manifest.json",
+        f"{PACK_WORK}/{{category}}/plan.json",
     log:
-        f"{RESULTS}/logs/pack/{{category}}.log",
+        f"{RESULTS}/logs/pack/{{category}}/plan.log",
     params:
-        outdir=f"{RESULTS}/dataset",
-        jets_per_file=config["pack"]["jets_per_file"],
-        split=" ".join(map(str, config["pack"]["split"])),
-        per_tar=config["pack"]["files_per_tarball"],
+        jets_per_file=PACK["jets_per_file"],
+        split=" ".join(map(str, PACK["split"])),
+        per_tar=PACK["files_per_tarball"],
+        group=NTUPLES_PER_SCATTER,
         seed=config["seed"],
+        samples_config=config["generation"]["samples_config"],
+    threads: 8
     resources:
-        mem_mb=4000,
-        runtime=240,
+        mem_mb=2000,
+        runtime=lambda w: 10 + len(ntuples_of_category(w.category)) // 20,
     shell:
-        "pack --category {wildcards.category} --inputs {input} --outdir {params.outdir} "
-        "--jets-per-file {params.jets_per_file} --split {params.split} --files-per-tarball {params.per_tar} "
-        "--seed {params.seed} > {log} 2>&1"
+        "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
+        "--split {params.split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} "
+        f"--format {PACK_FORMAT} --seed {{params.seed}} --samples-config {{params.samples_config}} -o {{output}} > {{log}} 2>&1"
+
+
+rule pack_scatter:
+    """One group of ntuples -> one shard (Arrow IPC), its jets ordered by output file."""
+    input:
+        plan=rules.pack_plan.output[0],
+        ntuples=lambda w: scatter_groups(w.category)[int(w.group)],
+    output:
+        temp(f"{PACK_WORK}/{{category}}/scatter/{{group}}.arrow"),
+    log:
+        f"{RESULTS}/logs/pack/{{category}}/scatter_{{group}}.log",
+    resources:
+        mem_mb=2500,
+        runtime=lambda w: 10 + 2 * NTUPLES_PER_SCATTER,
+    shell:
+        "python -m packing scatter {input.plan} --group $((10#{wildcards.group})) -o {output} > {log} 2>&1"
+
+
+rule pack_gather:
+    """Its jets of every shard, shuffled -> one dataset file and its summary (jets, labels, hashes)."""
+    input:
+        plan=rules.pack_plan.output[0],
+        shards=_shards,
+    output:
+        data=temp(f"{PACK_WORK}/{{category}}/files/{{category}}_{{index}}.{PACK_SUFFIX}"),
+        summary=temp(f"{PACK_WORK}/{{category}}/files/{{category}}_{{index}}.{PACK_SUFFIX}.json"),
+    log:
+        f"{RESULTS}/logs/pack/{{category}}/gather_{{index}}.log",
+    params:
+        shard_dir=lambda w: f"{PACK_WORK}/{w.category}/scatter",
+    resources:
+        # two copies of the file's jets (~6 kB each in memory) plus the interpreter
+        mem_mb=800 + 12 * PACK["jets_per_file"] // 1000,
+        runtime=15,
+    shell:
+        "python -m packing gather {input.plan} --index $((10#{wildcards.index})) --shard-dir {params.shard_dir} "
+        "-o {output.data} > {log} 2>&1"
+
+
+rule pack_tarball:
+    """Consecutive dataset files -> one tarball and its summary (SHA-256)."""
+    input:
+        plan=rules.pack_plan.output[0],
+        files=_tarball_members,
+    output:
+        tar=temp(f"{PACK_WORK}/{{category}}/tar/{{category}}_{{first}}-{{last}}.tar"),
+        summary=temp(f"{PACK_WORK}/{{category}}/tar/{{category}}_{{first}}-{{last}}.tar.json"),
+    log:
+        f"{RESULTS}/logs/pack/{{category}}/tar_{{first}}-{{last}}.log",
+    params:
+        number=lambda w: int(w.first) // PACK["files_per_tarball"],
+        files_dir=lambda w: f"{PACK_WORK}/{w.category}/files",
+    resources:
+        mem_mb=500,
+        runtime=30,
+    shell:
+        "python -m packing tarball {input.plan} --number {params.number} --files-dir {params.files_dir} -o {output.tar} > {log} 2>&1"
+
+
+rule pack_finalize:
+    """Manifest and conservation check; the new dataset of the category is swapped in atomically."""
+    input:
+        plan=rules.pack_plan.output[0],
+        files=_packed_files,
+        tarballs=_tarballs,
+    output:
+        f"{DATASET}/{{category}}.manifest.json",
+    log:
+        f"{RESULTS}/logs/pack/{{category}}/finalize.log",
+    params:
+        work=lambda w: f"{PACK_WORK}/{w.category}",
+    threads: 16  # SHA-256 of every file before the swap
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    shell:
+        f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1"
+
+
+rule verify_category:
+    """Every file of a category against its manifest (size, SHA-256, jet and label counts)."""
+    input:
+        f"{DATASET}/{{category}}.manifest.json",
+    output:
+        f"{DATASET}/.verified/{{category}}.json",
+    log:
+        f"{RESULTS}/logs/verify/{{category}}.log",
+    threads: 16
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    shell:
+        f"python -m packing verify {DATASET} --categories {{wildcards.category}} --jobs {{threads}} --stamp {{output}} > {{log}} 2>&1"
+
+
+rule verify_dataset:
+    """The whole dataset verified (training's input): re-hashes only files changed since their category's check."""
+    input:
+        [f"{DATASET}/.verified/{c}.json" for c in ALL_CATEGORIES],
+    output:
+        VERIFIED,
+    log:
+        f"{RESULTS}/logs/verify/dataset.log",
+    threads: 16
+    shell:
+        f"python -m packing verify {DATASET} --categories {' '.join(ALL_CATEGORIES)} --since {{input}} --jobs {{threads}} "
+        "--stamp {output} > {log} 2>&1"

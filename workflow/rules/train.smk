@@ -8,12 +8,8 @@ TRAIN_DIR = f"{RESULTS}/training"
 TRAIN_CONTAINER = TRAIN.get("container")  # containers/training.def; None: the current environment
 MANIFESTS = [manifest(c) for c in ALL_CATEGORIES]
 REWEIGHT = TRAIN.get("reweight", True)
-# ---- DATASET VERIFICATION HOOK -------------------------------------------------------------------------
-# The packing engineer's verification rule writes a marker such as f"{RESULTS}/dataset/verified.ok".
-# Put its path in this list (the lead connects it): make_weight and train then wait for a verified dataset.
-# Until then they depend on the pack manifests only (MANIFESTS).
-DATASET_VERIFIED = []
-# ---------------------------------------------------------------------------------------------------------
+# make_weight and train read only a dataset whose every file matched its manifest (rule verify_dataset)
+DATASET_VERIFIED = [VERIFIED]
 _TRAIN_PROCS = max(1, len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()]))
 _WORKERS = int(TRAIN.get("num_workers", 0))
 # absolute: the workflow may run in another directory (--directory, cluster jobs)
