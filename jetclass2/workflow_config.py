@@ -160,9 +160,12 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
         category[sample] = str(info["category"])
         qcd[sample] = _sample_kind(info) == "qcd"
         files = [samples_config, *common, *pythia_card_files(info.get("pythia_card"), f"{samples_config}: samples.{sample}.pythia_card")]
+        if info.get("decay_card"):
+            files += pythia_card_files(info["decay_card"], f"{samples_config}: samples.{sample}.decay_card")
         if backend == "container":
-            for part, card in (info.get("madgraph") or {}).items():
-                files.append(_existing(card, f"{samples_config}: samples.{sample}.madgraph.{part}", "MadGraph card"))
+            for part, card in (info.get("container") or {}).items():
+                where = f"{samples_config}: samples.{sample}.container.{part}"
+                files += pythia_card_files(card, where) if str(card).endswith(".cmnd") else [_existing(card, where, "MadGraph card")]
             files += [delphes_card, delphes_pileup]
         inputs[sample] = list(dict.fromkeys(files))
     all_categories = sorted(set(category.values()))

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import awkward as ak
@@ -14,8 +15,16 @@ from ntuplizer import process_file
 from ntuplizer.writer import read_jets
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ["pyproject.toml", "README.md", "config", "cards", "jetclass2", "generation", "fastsim", "ntuplizer",
-           "packing", "training"]
+
+
+def _sources() -> list[str]:
+    """What a source distribution holds: pyproject, README and every directory pyproject packages."""
+    setup = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs = {setup.get("package-dir", {}).get(p, p.split(".")[0]) for p in setup["packages"]}
+    return ["pyproject.toml", "README.md", *sorted(dirs)]
+
+
+SOURCES = _sources()
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ def slurm():
 
 
 def test_profile_runs_the_workflow_through_slurm(slurm, tmp_path):
-    cfg = TINY.replace("REPO", str(REPO)).replace("  QCD: {jobs: 1, events_per_job: 12}\n", "")
+    cfg = TINY.replace("REPO", str(REPO)).replace("  QCD: {jobs: 1, events_per_job: 24}\n", "")
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(cfg)
     # typed as a user would, in the repository root: the profile is ./slurm

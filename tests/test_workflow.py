@@ -1,5 +1,6 @@
 """The Snakemake workflow on a tiny end-to-end production (packing itself: tests/test_packing.py)."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,9 @@ def test_configfile_defines_all_samples(tmp_path):
     r = snakemake("-n", "--cores", "1", "--configfile", str(tmp_path / "qcd.yaml"))
     assert r.returncode == 0, r.stderr[-2000:]
     outputs = planned_outputs(r.stdout)
-    assert {f for f in outputs if "/delphes/" in f} == {f"results_qcd/delphes/QCD/{j:05d}.root" for j in range(3)}
+    assert {f for f in outputs if f.endswith("/delphes/QCD/" + f.rsplit("/", 1)[-1]) and f.endswith(".root")} == \
+        {f"results_qcd/delphes/QCD/{j:05d}.root" for j in range(3)}
+    assert not {f for f in outputs if "/delphes/" in f and "/QCD/" not in f}
     assert {f for f in outputs if f.endswith(".manifest.json")} == {"results_qcd/dataset/QCD.manifest.json"}
 
 
@@ -85,13 +88,22 @@ def local_production(tmp_path_factory):
     return work
 
 
-def _jobs(sample, category):
-    return {f"results/delphes/{sample}/00000.root", f"results/ntuples/{sample}/00000.root",
-            f"results/dataset/{category}.manifest.json"}
+def _jobs(sample):
+    return {f"results/delphes/{sample}/00000.root", f"results/ntuples/{sample}/00000.root"}
 
 
-RES2P, QCD = _jobs("Res2P_neutral", "Res2P"), _jobs("QCD", "QCD")
+RES2P, QCD = _jobs("Res2P_neutral"), _jobs("QCD")
 PILEUP = {"results/pileup/minbias_40.parquet"}
+
+
+def _stage_outputs(outputs: set[str]) -> set[str]:
+    """The generation, ntuplizing and pile-up outputs among planned outputs (packing, QA follow them)."""
+    return {f for f in outputs if re.fullmatch(r"results/(delphes|ntuples)/\w+/\d{5}\.root|results/pileup/[^/]+\.parquet", f)}
+
+
+def _categories(outputs: set[str]) -> set[str]:
+    """Categories whose packed dataset a plan touches."""
+    return {c for c in ("Res2P", "QCD") for f in outputs if f.startswith(("results/pack/", "results/dataset/")) and c in f}
 
 
 @pytest.mark.parametrize("edited,reruns", [
@@ -115,7 +127,10 @@ def test_edited_settings_rerun_exactly_their_jobs(local_production, tmp_path, ed
         f.write("\n# edited\n" if edited.endswith(".yaml") else "\n! edited\n")
     r = dry()
     assert r.returncode == 0, r.stderr[-2000:]
-    assert planned_outputs(r.stdout) == reruns
+    planned = planned_outputs(r.stdout)
+    assert _stage_outputs(planned) == reruns
+    # exactly the categories fed by a rerun job are packed again
+    assert _categories(planned) == {("QCD" if "/QCD/" in f else "Res2P") for f in reruns if "/pileup/" not in f}
 
 
 TINY = """
@@ -123,7 +138,7 @@ seed: 5
 results: results
 samples:
   Res2P_neutral: {jobs: 1, events_per_job: 12}
-  QCD: {jobs: 1, events_per_job: 12}
+  QCD: {jobs: 1, events_per_job: 24}
 generation: {backend: embedded, samples_config: REPO/config/samples.yaml, min_pt: 500}
 detector: {card: REPO/cards/delphes/fastsim_CMS_JetClassII.yaml, pileup_mean: 10, pileup_library_events: 40}
 ntuplizer: {config: REPO/config/ntuplizer.yaml, jet_radius: 0.8}

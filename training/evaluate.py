@@ -33,14 +33,19 @@ def read_prediction(path) -> tuple[np.ndarray, np.ndarray]:
     if missing:
         raise SystemExit(f"{path}: prediction lacks branches {missing}")
     labels = tree["truth_label"].array(library="np").astype(int)
-    scores = np.asarray(tree["output"].array(library="np"), dtype=np.float64).reshape(len(labels), -1)
+    scores = np.asarray(tree["output"].array(library="np"), dtype=np.float64)
+    # weaver writes an empty prediction when no test jet passes the selection (tiny productions)
+    scores = scores.reshape(len(labels), -1) if len(labels) else scores.reshape(0, len(LABEL_NAMES))
     if scores.shape[1] != len(LABEL_NAMES):
         raise SystemExit(f"{path}: {scores.shape[1]} scores per jet, expected {len(LABEL_NAMES)}")
     return labels, scores
 
 
 def summarize(labels: np.ndarray, scores: np.ndarray) -> dict:
-    """Accuracy, per-group accuracy (of the predicted class's group) and the group confusion matrix."""
+    """Accuracy, per-group accuracy (of the predicted class's group) and the group confusion matrix.
+
+    Without jets (no test jet passed the selection) the accuracies are None.
+    """
     pred = scores.argmax(axis=1)
     group_index = np.empty(len(LABEL_NAMES), dtype=int)
     for gi, (_g, members) in enumerate(label_groups().items()):
@@ -49,8 +54,9 @@ def summarize(labels: np.ndarray, scores: np.ndarray) -> dict:
     conf = np.zeros((len(GROUPS), len(GROUPS)), dtype=np.int64)
     np.add.at(conf, (tg, pg), 1)
     per_group = {g: (float(conf[i, i] / conf[i].sum()) if conf[i].sum() else None) for i, g in enumerate(GROUPS)}
-    return {"jets": int(len(labels)), "accuracy": float(np.mean(pred == labels)),
-            "group_accuracy": float(np.mean(tg == pg)), "per_group_accuracy": per_group, "group_confusion": conf.tolist()}
+    mean = lambda x: float(np.mean(x)) if len(x) else None  # noqa: E731
+    return {"jets": int(len(labels)), "accuracy": mean(pred == labels),
+            "group_accuracy": mean(tg == pg), "per_group_accuracy": per_group, "group_confusion": conf.tolist()}
 
 
 SMOKE_TEST_NOTE = ("smoke test: a tiny network trained for a few steps on a few jets checks that the pipeline runs; "
@@ -67,7 +73,8 @@ def plot_confusion(summary: dict, path: Path) -> None:
     ax.set_yticks(range(len(GROUPS)), GROUPS, fontsize=7)
     ax.set_xlabel("predicted group")
     ax.set_ylabel("true group")
-    title = f"{summary['jets']} test jets: accuracy {summary['accuracy']:.3f}, group accuracy {summary['group_accuracy']:.3f}"
+    title = (f"{summary['jets']} test jets: accuracy {summary['accuracy']:.3f}, group accuracy {summary['group_accuracy']:.3f}"
+             if summary["jets"] else "no test jet passed the selection")
     ax.set_title(("SMOKE TEST (accuracy ~ 0 expected)\n" if summary.get("smoke_test") else "") + title)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
@@ -87,7 +94,10 @@ def main(argv=None):
         s = {"smoke_test": True, "note": SMOKE_TEST_NOTE, **s}
     (out / "summary.json").write_text(json.dumps(s, indent=1))
     plot_confusion(s, out / "confusion_groups.png")
-    print(f"accuracy {s['accuracy']:.4f}, group accuracy {s['group_accuracy']:.4f} on {s['jets']} jets -> {out}")
+    if s["jets"]:
+        print(f"accuracy {s['accuracy']:.4f}, group accuracy {s['group_accuracy']:.4f} on {s['jets']} jets -> {out}")
+    else:
+        print(f"{a.prediction}: no test jet passed the training selection; empty summary -> {out}")
     if a.smoke_test:
         print(SMOKE_TEST_NOTE)
 
