@@ -80,30 +80,24 @@ def main() -> None:
         rows = []
         for sample in args.samples:
             small, large = (run(sample, n, pileup, work, args.pdf) for n in (args.small, args.large))
-            for step, key in (("MadGraph launch", "madgraph"), ("Pythia + Delphes", "delphes"), ("Pythia alone", "pythia")):
+            # Delphes alone: the difference of the two DelphesPythia8 runs (with and without the detector)
+            for res in (small, large):
+                res["detector"] = {m: res["delphes"][m] - res["pythia"][m] for m in ("wall_s", "cpu_s")}
+            for step, key in (("MadGraph launch", "madgraph"), ("Pythia + Delphes", "delphes"), ("Pythia alone", "pythia"),
+                              ("Delphes (difference)", "detector")):
                 if small[key] is None:
                     continue
-                cells = []
-                for metric in ("cpu_s", "wall_s"):
-                    a, b = fit(small[key], large[key], args.small, args.large, metric)
-                    cells += [f"{a:.1f} s", f"{1e3 * b:.0f} ms"]
-                rows.append((sample, step, *cells))
-            # Delphes alone: the difference of the two DelphesPythia8 runs, per event
-            for metric in ("cpu_s", "wall_s"):
-                pd = fit(small["delphes"], large["delphes"], args.small, args.large, metric)
-                p = fit(small["pythia"], large["pythia"], args.small, args.large, metric)
-                if metric == "cpu_s":
-                    cells = [f"{pd[0] - p[0]:.1f} s", f"{1e3 * (pd[1] - p[1]):.0f} ms"]
-                else:
-                    cells += [f"{pd[0] - p[0]:.1f} s", f"{1e3 * (pd[1] - p[1]):.0f} ms"]
-            rows.append((sample, "Delphes (difference)", *cells))
+                a, b = fit(small[key], large[key], args.small, args.large, "cpu_s")
+                rows.append((sample, step, f"{small[key]['cpu_s']:.1f} s", f"{large[key]['cpu_s']:.1f} s", f"{a:.1f} s",
+                             f"{1e3 * b:.0f} ms", f"{small[key]['wall_s']:.1f} s", f"{large[key]['wall_s']:.1f} s"))
             if small["process"]:
-                proc = [small["process"], large["process"]]
-                rows.append((sample, "MadGraph process output (per job)",
-                             f"{sum(p['cpu_s'] for p in proc) / 2:.1f} s", "", f"{sum(p['wall_s'] for p in proc) / 2:.1f} s", ""))
-    print(f"\nPer batch t = a + b x events, fitted on batches of {args.small} and {args.large} events (PDF: {args.pdf}):\n")
-    print("| sample | step | a, CPU | b, CPU per event | a, wall | b, wall per event |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+                rows.append((sample, "MadGraph process output (per job)", f"{small['process']['cpu_s']:.1f} s",
+                             f"{large['process']['cpu_s']:.1f} s", "", "", f"{small['process']['wall_s']:.1f} s",
+                             f"{large['process']['wall_s']:.1f} s"))
+    n1, n2 = args.small, args.large
+    print(f"\nPer batch (PDF: {args.pdf}); CPU fitted as t = a + b x events over batches of {n1} and {n2} events:\n")
+    print(f"| sample | step | CPU, {n1} ev. | CPU, {n2} ev. | a (CPU per batch) | b (CPU per event) | wall, {n1} ev. | wall, {n2} ev. |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print("| " + " | ".join(r) + " |")
 

@@ -72,13 +72,13 @@ else:
     _EPG = _CONTAINER.get("events_per_grid_point")
     _BATCH = f"--events-per-grid-point {_EPG}" if _EPG else ""
     _DELPHES_PILEUP = f"{RESULTS}/pileup/MinBias_{config['detector']['pileup_library_events']}.pileup"
-    # Wall time of a job on one core, for the runtime request (benchmarks/bench_real_chain.py, this
-    # machine, 2 shared cores): MadGraph process output + first compilation ~1.5 min once per job,
-    # a MadGraph launch ~0.5 min per batch of 20-100 events, Pythia + Delphes (50 pile-up)
-    # ~0.3 s per event; 2x margin for slower nodes and the hardest grid points.
-    CONTAINER_MINUTES_PER_JOB = 6
-    CONTAINER_MINUTES_PER_BATCH = 1.5
-    CONTAINER_SECONDS_PER_EVENT = 0.6
+    # Time of a job on one core, for the runtime request (benchmarks/bench_real_chain.py, CPU time on
+    # this machine; docs/container.md): MadGraph process output ~4 s once per job; a MadGraph launch
+    # 7 s (heft) to 29 s (2HDM) per batch, whatever its size; Pythia + Delphes with 50 pile-up ~1.3 s
+    # per batch plus ~55 ms per event. About 2x-3x margin for slower or busier nodes and hard points.
+    CONTAINER_MINUTES_PER_JOB = 2
+    CONTAINER_MINUTES_PER_BATCH = 1.0
+    CONTAINER_SECONDS_PER_EVENT = 0.15
 
     def _container_runtime(w):
         """Minutes requested for a job: Pythia + Delphes per event, MadGraph per job and per batch (not QCD)."""
@@ -108,7 +108,7 @@ else:
             _CONTAINER["image"]
         resources:
             mem_mb=2000,
-            runtime=lambda w: max(30, int(config["detector"]["pileup_library_events"] * 0.02 / 60)),
+            runtime=lambda w: max(30, int(config["detector"]["pileup_library_events"] * 0.02 / 60)),  # measured 8 ms CPU per event
         shell:
             "{params.driver} pileup --events {params.events} --seed {params.seed} --samples-config {input.samples_config} "
             "--converter-card {params.converter} --workdir {params.workdir} -o {output} > {log} 2>&1"
