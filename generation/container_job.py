@@ -134,13 +134,15 @@ def lhe_events(path: Path) -> int:
 
 
 def pileup_entries(path: Path) -> int:
-    """Events in a Delphes pile-up file (the XDR event count in its last 8 bytes)."""
+    """Events in a Delphes pile-up file (the XDR event count in its last 8 bytes); 0 if it has none."""
     with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) < 8:
+            return 0
         f.seek(-8, os.SEEK_END)
         return int.from_bytes(f.read(8), "big")
 
 
-def delphes_card_text(card: Path, pileup: Path | None, seed: int, mean_pileup: float | None) -> str:
+def delphes_card_text(card: Path, pileup: Path | None, seed: int, mean_pileup: float | None, job: str = "") -> str:
     """The Delphes card with the pile-up file's absolute path, the mean pile-up and a ``RandomSeed``.
 
     Without ``RandomSeed`` Delphes seeds ROOT's generator from the clock (pile-up, smearing and
@@ -149,7 +151,7 @@ def delphes_card_text(card: Path, pileup: Path | None, seed: int, mean_pileup: f
     text = card.read_text()
     if _PILEUP_FILE.search(text):
         if pileup is None:
-            raise JobError(f"{card}: the card reads a pile-up file (set PileUpFile) and none was given")
+            raise JobError(f"{job}: inputs: the Delphes card {card} reads a pile-up file (set PileUpFile) and none was given")
         text = _PILEUP_FILE.sub(lambda m: m.group(1) + str(pileup.resolve()), text)
     if mean_pileup is not None:
         value = f"{mean_pileup:g}"
@@ -191,6 +193,7 @@ def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path,
         raise JobError(f"{name}: inputs: pile-up file {pileup} holds no events")
     if cores < 1:
         raise JobError(f"{name}: inputs: cores must be >= 1, got {cores}")
+    delphes_card_text(card, pileup, 1, mean_pileup, name)  # a card that needs a pile-up file fails here, before any work
 
     with raise_on_sigterm():
         shutil.rmtree(workdir, ignore_errors=True)  # a failed attempt's leftovers
@@ -267,7 +270,7 @@ def _shower_and_simulate(steps: Steps, name: str, card: Path, pileup: Path | Non
     if not re.search(r"^\s*Beams:LHEF\s*=", text, re.MULTILINE | re.IGNORECASE):
         pythia.write_text(text + f"Beams:LHEF = {NO_LHEF}\n")
     delphes_seed = samples.job_seed(seed, sample, job, f"delphes/{b['batch']}")
-    (bdir / "delphes_card.tcl").write_text(delphes_card_text(card, pileup, delphes_seed, mean_pileup))
+    (bdir / "delphes_card.tcl").write_text(delphes_card_text(card, pileup, delphes_seed, mean_pileup, name))
     out = bdir / "delphes.root"
     out.unlink(missing_ok=True)  # DelphesPythia8 refuses to overwrite
     logfile = bdir / "delphes.log"
