@@ -1,6 +1,8 @@
 # Generation image for the container backend: ROOT, Pythia 8, Delphes 3.5.0 (DelphesPythia8) and
 # MadGraph5_aMC@NLO 3.1.1 with heft/2HDM from containers/install-generation-stack.sh (docs/generation-stack.md),
-# plus this project's console scripts (render-cards) and the job driver run-container-job.
+# plus this project's console scripts (render-cards, and the job driver run-container-job; the workflow
+# calls the driver of the checkout it runs from, containers/run-container-job, so that code and cards
+# are the repository's). Cluster use: docs/container.md.
 # Build (repository root):  docker build -f containers/generation.Dockerfile -t jetclass2-generation .
 #   Offline: first copy the tarballs of shared/toolchain/ (optionally also the pythia8mc sdist and the
 #   ROOT wheel) into build/stack-sources/; without that directory everything is downloaded.
@@ -19,4 +21,4 @@ ENTRYPOINT ["/bin/bash", "-c", ". /opt/jetclass2-stack/setup.sh && exec \"$@\"",
 CMD ["bash"]
 
 COPY . /opt/jetclass2
-RUN pip install --no-cache-dir -e /opt/jetclass2 && install -m 755 /opt/jetclass2/containers/run-container-job /usr/local/bin/
+RUN pip install --no-cache-dir -e /opt/jetclass2

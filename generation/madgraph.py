@@ -47,7 +47,8 @@ def batch_cards(cfg: dict, sample: str, batch: samples.Batch, pdf: str | None = 
     cont = scfg["container"]
     pdfs = _pdf_choice(cfg, pdf)
     values = samples.card_values(cfg, batch.point, batch.pythia_seed)
-    values.update(events=batch.events, times_allow_errors=cfg["container"]["times_allow_errors"], pdf=pdfs["pythia"])
+    values.update(events=batch.events, times_allow_errors=cfg["container"]["times_allow_errors"], pdf=pdfs["pythia"],
+                  prefer_lhapdf=pdfs["prefer_lhapdf"])
     pythia = samples.render_card(cont["pythia"], values)
     cards = {}
     if "madgraph_launch" in cont:

@@ -19,6 +19,8 @@ from .resources import resolve
 
 #: The Pythia settings every generation job and the pile-up library read first (generation.samples).
 COMMON_PYTHIA_CARD = "cards/pythia/common.cmnd"
+#: Container backend: the Delphes card that turns Pythia minimum-bias events into the pile-up file.
+PILEUP_CONVERTER_CARD = "cards/delphes/pileup_converter.tcl"
 _INCLUDE = re.compile(r"^\s*#include\s+(\S+)")
 
 
@@ -107,6 +109,21 @@ def pythia_card_files(card, key: str) -> list[str]:
     return files
 
 
+def _container_cards(info: dict, key: str) -> list[str]:
+    """The cards a sample's container-backend job reads: MadGraph process/launch cards, the Pythia
+    card of each batch (LHE shower or Pythia alone) and the decay tables, ``#include``s followed."""
+    files = []
+    cards = {**(info.get("container") or {}), **{f"madgraph.{k}": v for k, v in (info.get("madgraph") or {}).items()}}
+    if info.get("decay_card"):
+        cards["decay_card"] = info["decay_card"]
+    for part, card in cards.items():
+        if "madgraph" in part:
+            files.append(_existing(card, f"{key}.{part}", "MadGraph card"))
+        else:
+            files += pythia_card_files(card, f"{key}.{part}")
+    return files
+
+
 @dataclass
 class Plan:
     """What the rules need from a checked configuration."""
@@ -120,9 +137,10 @@ class Plan:
     ntuplizer_config: str
     detector_card: str | None            # embedded backend
     delphes_card: str | None             # container backend: the Delphes card ...
-    delphes_pileup: str | None           # ... and its pile-up file
+    pileup_converter_card: str | None    # ... and the converter card of its pile-up file
     generate_inputs: dict[str, list[str]] = field(default_factory=dict)  # sample -> files shaping its jobs
-    pileup_cards: list[str] = field(default_factory=list)               # Pythia cards of the pile-up library
+    pileup_cards: list[str] = field(default_factory=list)               # cards of the pile-up library / file
+    events_per_grid_point: int = 100     # the samples file's (container backend: runtime requests)
 
 
 def _sample_kind(info: dict) -> str:
@@ -141,12 +159,11 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
     scfg = _read_yaml(samples_config, "generation.samples_config", "samples file")
     known = scfg.get("samples") or {}
     category, qcd, inputs = {}, {}, {}
-    delphes_card = delphes_pileup = None
+    delphes_card = converter_card = None
     if backend == "container":
         container = config.get("container") or {}
         delphes_card = _existing(container.get("delphes_card"), "container.delphes_card", "Delphes card")
-        delphes_pileup = _existing(container.get("pileup_file"), "container.pileup_file",
-                                   "Delphes pile-up file (minimum-bias events for its PileUpMerger)")
+        converter_card = _existing(PILEUP_CONVERTER_CARD, "container (pile-up file)", "Delphes converter card")
         image = container.get("image")
         if apptainer and image and "://" not in image:
             _existing(image, "container.image", "generation container image (containers/generation.def)")
@@ -159,14 +176,12 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
             raise ConfigError(f"config samples.{sample}: {samples_config} gives the sample no category")
         category[sample] = str(info["category"])
         qcd[sample] = _sample_kind(info) == "qcd"
-        files = [samples_config, *common, *pythia_card_files(info.get("pythia_card"), f"{samples_config}: samples.{sample}.pythia_card")]
-        if info.get("decay_card"):
-            files += pythia_card_files(info["decay_card"], f"{samples_config}: samples.{sample}.decay_card")
         if backend == "container":
-            for part, card in (info.get("container") or {}).items():
-                where = f"{samples_config}: samples.{sample}.container.{part}"
-                files += pythia_card_files(card, where) if str(card).endswith(".cmnd") else [_existing(card, where, "MadGraph card")]
-            files += [delphes_card, delphes_pileup]
+            files = [samples_config, *_container_cards(info, f"{samples_config}: samples.{sample}"), delphes_card]
+        else:
+            files = [samples_config, *common, *pythia_card_files(info.get("pythia_card"), f"{samples_config}: samples.{sample}.pythia_card")]
+            if info.get("decay_card"):
+                files += pythia_card_files(info["decay_card"], f"{samples_config}: samples.{sample}.decay_card")
         inputs[sample] = list(dict.fromkeys(files))
     all_categories = sorted(set(category.values()))
     selected = list(config.get("categories") or all_categories)
@@ -175,6 +190,10 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
         raise ConfigError(f"config categories: unknown {unknown} (the configured samples give {all_categories})")
 
     card, pileup_cards = None, []
+    pileup_card = (scfg.get("pileup") or {}).get("pythia_card")
+    if backend == "container":  # Delphes' pile-up file: Pythia minimum bias through the converter card
+        pileup_cards = list(dict.fromkeys([*common, *pythia_card_files(pileup_card, f"{samples_config}: pileup.pythia_card"),
+                                           converter_card]))
     if backend == "embedded":
         card = _existing(det["card"], "detector.card", "fast-simulation card")
         cdata = _read_yaml(card, "detector.card", "fast-simulation card")
@@ -182,7 +201,6 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
         if det["pileup_mean"] > 0 and det["pileup_library_events"] < min_events:
             raise ConfigError(f"config detector.pileup_library_events: {det['pileup_library_events']} minimum-bias events "
                               f"are fewer than the {min_events} the card {card} requires (pileup.min_library_events)")
-        pileup_card = (scfg.get("pileup") or {}).get("pythia_card")
         pileup_cards = list(dict.fromkeys([*common, *pythia_card_files(pileup_card, f"{samples_config}: pileup.pythia_card")]))
         for sample in inputs:
             inputs[sample].append(card)
@@ -195,4 +213,5 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
                           f"{ntuplizer_config} (jet_algorithms: {radii})")
     return Plan(samples=dict(config["samples"]), category=category, qcd_labels=qcd, all_categories=all_categories,
                 categories=selected, samples_config=samples_config, ntuplizer_config=ntuplizer_config,
-                detector_card=card, delphes_card=delphes_card, delphes_pileup=delphes_pileup, generate_inputs=inputs, pileup_cards=pileup_cards)
+                detector_card=card, delphes_card=delphes_card, pileup_converter_card=converter_card, generate_inputs=inputs,
+                pileup_cards=pileup_cards, events_per_grid_point=int(scfg.get("events_per_grid_point") or 100))

@@ -54,12 +54,12 @@ def test_default_and_full_configs_are_valid(tmp_path):
                                            "cards/delphes/fastsim_CMS_JetClassII.yaml"]
     full = yaml.safe_load((REPO / "config" / "jetclass2_full.yaml").read_text())
     assert full["results"] != DEFAULT["results"]
-    full["container"]["pileup_file"] = str(tmp_path / "minbias.pileup")
-    (tmp_path / "minbias.pileup").write_bytes(b"")
     wc.validate(full, SCHEMA)
     plan = wc.plan(full)
     assert "cards/madgraph/res34p_proc.dat" in plan.generate_inputs["Res34P"]
     assert "cards/delphes/delphes_card_CMS_JetClassII_onlyFatJet.tcl" in plan.generate_inputs["Res34P"]
+    # the Delphes pile-up file is made by the workflow from these cards (no file to provide)
+    assert plan.pileup_cards[-2:] == ["cards/pythia/minbias.cmnd", "cards/delphes/pileup_converter.tcl"]
 
 
 @pytest.mark.parametrize("path,value,message", [

@@ -25,9 +25,7 @@ def planned_outputs(dry_run_stdout: str) -> set[str]:
 
 
 def test_full_production_dag_builds_quickly(tmp_path):
-    pileup = tmp_path / "MinBias_100k.pileup"  # the Delphes pile-up file must exist at the dry run
-    pileup.write_bytes(b"")
-    full = ("--configfile", "config/jetclass2_full.yaml", "--config", f"container={{pileup_file: {pileup}}}")
+    full = ("--configfile", "config/jetclass2_full.yaml")
     t0 = time.perf_counter()
     r = snakemake("-n", "--cores", "1", *full)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -35,11 +33,12 @@ def test_full_production_dag_builds_quickly(tmp_path):
     # the full configuration writes into its own results directory, never the default's
     outputs = planned_outputs(r.stdout)
     assert len(outputs) > 4000 and all(f.startswith("results_full/") for f in outputs)
-    # the container path: MadGraph cards rendered per job, then the container job
+    # the container path: the job driver of this checkout, the Delphes pile-up file made by the workflow
     r = snakemake("results_full/ntuples/Res34P/00007.root", "-n", "-p", "--cores", "1", *full)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "render-cards --sample Res34P --job $((10#00007)) --events 100000" in r.stdout
-    assert str(pileup) in r.stdout
+    assert f"{REPO}/containers/run-container-job generate --sample Res34P --job $((10#00007)) --events 100000" in r.stdout
+    assert "--pileup results_full/pileup/MinBias_100000.pileup --pileup-mean 50 --cores 1" in r.stdout
+    assert "run-container-job pileup --events 100000 --seed 1" in r.stdout
 
 
 def test_configfile_defines_all_samples(tmp_path):

@@ -7,7 +7,8 @@
 # vertices are written. The same numbers drive the embedded fast simulation
 # (cards/delphes/fastsim_CMS_JetClassII.yaml); change both together.
 #
-# The pile-up file name below is replaced by containers/run-container-job.
+# containers/run-container-job replaces the pile-up file name and MeanPileUp below (the workflow's
+# pile-up file, detector.pileup_mean) and adds a per-batch RandomSeed (docs/container.md).
 # Units: GeV, m, s (Delphes conventions).
 ########################################################################################
 

@@ -65,11 +65,61 @@ if EMBEDDED:
             "-o {output.delphes} > {log} 2>&1"
 
 else:
+    # Container backend (docs/container.md): MadGraph5_aMC@NLO -> Pythia 8 -> Delphes 3.5.0, run by
+    # containers/run-container-job from this checkout (its code and cards, not the image's copy), in
+    # the generation image with --use-apptainer, natively when the stack's setup.sh is sourced.
+    _CONTAINER = config["container"]
+    _DRIVER = f"bash {workflow.basedir}/containers/run-container-job"
+    _PDF = f"--pdf {_CONTAINER['pdf']}" if _CONTAINER.get("pdf") else ""
+    _EPG = _CONTAINER.get("events_per_grid_point")
+    _BATCH = f"--events-per-grid-point {_EPG}" if _EPG else ""
+    _DELPHES_PILEUP = f"{RESULTS}/pileup/MinBias_{config['detector']['pileup_library_events']}.pileup"
+    # Time of a job on one core, for the runtime request (benchmarks/bench_real_chain.py, CPU time on
+    # this machine; docs/container.md): MadGraph process output ~4 s once per job; a MadGraph launch
+    # 7 s (heft) to 29 s (2HDM) per batch, whatever its size; Pythia + Delphes with 50 pile-up ~1.3 s
+    # per batch plus ~55 ms per event. About 2x-3x margin for slower or busier nodes and hard points.
+    CONTAINER_MINUTES_PER_JOB = 2
+    CONTAINER_MINUTES_PER_BATCH = 1.0
+    CONTAINER_SECONDS_PER_EVENT = 0.15
+
+    def _container_runtime(w):
+        """Minutes requested for a job: Pythia + Delphes per event, MadGraph per job and per batch (not QCD)."""
+        events = SAMPLES[w.sample]["events_per_job"]
+        batches = -(-events // (_EPG or PLAN.events_per_grid_point))
+        minutes = events * CONTAINER_SECONDS_PER_EVENT / 60
+        if not PLAN.qcd_labels[w.sample]:  # resonant samples run MadGraph
+            minutes += CONTAINER_MINUTES_PER_JOB + batches * CONTAINER_MINUTES_PER_BATCH
+        return max(30, int(minutes))
+
+    rule delphes_pileup:
+        """Delphes' pile-up file: Pythia SoftQCD:inelastic -> DelphesPythia8 -> root2pileup, generated once."""
+        input:
+            samples_config=PLAN.samples_config,
+            cards=PLAN.pileup_cards,
+        output:
+            _DELPHES_PILEUP,
+        log:
+            f"{RESULTS}/logs/delphes_pileup.log",
+        params:
+            events=config["detector"]["pileup_library_events"],
+            seed=config["seed"],
+            converter=PLAN.pileup_converter_card,
+            workdir=f"{RESULTS}/work/delphes_pileup",
+            driver=_DRIVER,
+        container:
+            _CONTAINER["image"]
+        resources:
+            mem_mb=2000,
+            runtime=lambda w: max(30, int(config["detector"]["pileup_library_events"] * 0.02 / 60)),  # measured 8 ms CPU per event
+        shell:
+            "{params.driver} pileup --events {params.events} --seed {params.seed} --samples-config {input.samples_config} "
+            "--converter-card {params.converter} --workdir {params.workdir} -o {output} > {log} 2>&1"
 
     rule generate:
-        """MadGraph5_aMC@NLO -> Pythia 8 -> Delphes (JetClass-II card) in the generation container."""
+        """MadGraph5_aMC@NLO (per batch) -> Pythia 8 -> Delphes (JetClass-II card, pile-up file) of one job."""
         input:
             settings=lambda w: PLAN.generate_inputs[w.sample],
+            pileup=_DELPHES_PILEUP,
         output:
             f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
         log:
@@ -78,15 +128,19 @@ else:
             events=lambda w: SAMPLES[w.sample]["events_per_job"],
             seed=config["seed"],
             samples_config=PLAN.samples_config,
-            workdir=lambda w: f"{RESULTS}/work/{w.sample}/{w.job}",
             delphes_card=PLAN.delphes_card,
-            pileup=PLAN.delphes_pileup,
+            pileup_mean=config["detector"]["pileup_mean"],
+            workdir=lambda w: f"{RESULTS}/work/{w.sample}/{w.job}",
+            driver=_DRIVER,
+            options=f"{_PDF} {_BATCH}",
+        threads: _CONTAINER.get("threads", 1)
         container:
-            config["container"]["image"]
+            _CONTAINER["image"]
         resources:
             mem_mb=4000,
-            runtime=1440,
+            runtime=_container_runtime,
         shell:
-            "render-cards --sample {wildcards.sample} --job $((10#{wildcards.job})) --events {params.events} "
-            "--seed {params.seed} --samples-config {params.samples_config} -o {params.workdir} > {log} 2>&1 && "
-            "run-container-job {wildcards.sample} {params.workdir} {params.delphes_card} {params.pileup} {output} >> {log} 2>&1"
+            "{params.driver} generate --sample {wildcards.sample} --job $((10#{wildcards.job})) --events {params.events} "
+            "--seed {params.seed} --samples-config {params.samples_config} {params.options} "
+            "--delphes-card {params.delphes_card} --pileup {input.pileup} --pileup-mean {params.pileup_mean} "
+            "--cores {threads} --workdir {params.workdir} -o {output} > {log} 2>&1"
