@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
+import cramjam
 import numpy as np
 import uproot
 
@@ -206,20 +207,31 @@ class DelphesEvents:
         return len(self.particles)
 
 
-def _fast_inflate() -> None:
-    """Let uproot inflate zlib baskets with ISA-L where it is installed: the same bytes, about
-    twice as fast as the standard library (uproot supports it; the choice is not public API,
-    so any change there leaves the standard library in place). Writing is unaffected."""
+def _fast_inflate():
+    """The fastest zlib inflater installed: libdeflate (``deflate``), ISA-L (``isal``) or the
+    standard library, as ``inflate(data, size)``; the same bytes from each. uproot is pointed at
+    ISA-L too where installed (it supports it; the choice is not public API, so a change there
+    leaves uproot on the standard library). Writing is unaffected."""
     try:
-        import isal.isal_zlib  # noqa: F401
+        import isal.isal_zlib as isal_zlib
     except ImportError:
-        return
+        isal_zlib = None
     inflater = getattr(uproot.compression, "_decompress_ZLIB", None)
-    if inflater is not None and getattr(inflater, "library", None) == "zlib":
+    if isal_zlib is not None and inflater is not None and getattr(inflater, "library", None) == "zlib":
         inflater.library = "isal"
+    try:
+        import deflate
+
+        deflate.zlib_decompress(zlib.compress(b"x"), 1)  # its signature changed between releases
+        return lambda data, size: deflate.zlib_decompress(data, size)
+    except Exception:  # not installed, or an unexpected signature
+        pass
+    if isal_zlib is not None:
+        return lambda data, size: isal_zlib.decompress(data, bufsize=size)
+    return lambda data, size: zlib.decompress(data, bufsize=size)
 
 
-_fast_inflate()
+_inflate = _fast_inflate()
 
 
 def open_tree(path: str | Path):
@@ -329,11 +341,17 @@ class _BasketReader:
         else:
             blocks, pos = [], keylen
             while pos < nbytes:  # ROOT compression blocks: 9-byte header, then the stream
-                if raw[pos:pos + 2] != b"ZL":
-                    raise _NotPlain("compression other than zlib")
+                algorithm = raw[pos:pos + 2]
                 csize = int.from_bytes(raw[pos + 3:pos + 6], "little")
                 usize = int.from_bytes(raw[pos + 6:pos + 9], "little")
-                blocks.append(uproot.compression._decompress_ZLIB.decompress(raw[pos + 9:pos + 9 + csize], usize))
+                if algorithm == b"ZL":
+                    blocks.append(_inflate(raw[pos + 9:pos + 9 + csize], usize))
+                elif algorithm == b"ZS":
+                    blocks.append(bytes(cramjam.zstd.decompress(raw[pos + 9:pos + 9 + csize], output_len=usize)))
+                else:
+                    raise _NotPlain("compression other than zlib or zstd")
+                if len(blocks[-1]) != usize:
+                    raise _NotPlain("inflated size")
                 pos += 9 + csize
             data = b"".join(blocks)
         size = last - keylen
@@ -412,7 +430,7 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None, particle_field
             if fast is not None:
                 try:
                     arrays = fast.arrays(names, start, stop)
-                except (_NotPlain, OSError, ValueError, struct.error, zlib.error, IndexError):
+                except Exception:  # any failure of the fast path: uproot reads the chunk
                     arrays = None  # uproot reads it (and names the problem if the file is damaged)
             if arrays is None:
                 arrays = _read(tree, path, names, start, stop)

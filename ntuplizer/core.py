@@ -91,6 +91,14 @@ class Settings:
 
 def _columns(arr: ak.Array, fields) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Flat numpy columns of a jagged record array and the number of entries per event."""
+    layout = arr.layout
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray):
+        # the layout iterate_events builds: read the buffers directly (no per-field dispatch)
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        contents = [layout.content.content(f) for f in fields]
+        if all(isinstance(c, ak.contents.NumpyArray) for c in contents):
+            lo, hi = offsets[0], offsets[-1]
+            return {f: np.asarray(c.data)[lo:hi] for f, c in zip(fields, contents)}, np.diff(offsets)
     counts = np.asarray(ak.num(arr, axis=1), dtype=np.int64)
     return {f: np.asarray(ak.flatten(arr[f], axis=1)) for f in fields}, counts
 
@@ -160,9 +168,9 @@ GEN_FIELDS = ("PID", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
 PARTICLE_FIELDS = ("PID", "Status", "D1", "D2", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
 
 
-def _jagged(flat: np.ndarray, counts: np.ndarray) -> ak.Array:
-    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(jets.offsets_of(counts)),
-                                                ak.contents.NumpyArray(np.ascontiguousarray(flat))))
+def _jagged(flat: np.ndarray, counts: np.ndarray) -> ak.contents.ListOffsetArray:
+    return ak.contents.ListOffsetArray(ak.index.Index64(jets.offsets_of(counts)),
+                                       ak.contents.NumpyArray(np.ascontiguousarray(flat)))
 
 
 def reco_jet_branches(pf: dict, rj: jets.Clustering, event_of_jet: np.ndarray, events: delphes_tree.DelphesEvents,
