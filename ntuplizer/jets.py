@@ -13,6 +13,7 @@ import awkward as ak
 import numba
 import numpy as np
 
+from .nsubjettiness import nsubjettiness
 from .softdrop import soft_drop_masses
 
 # N-subjettiness runs on each jet's constituents as a single "event" clustered with C/A; a
@@ -190,8 +191,8 @@ def groomed_observables_flat(px, py, pz, energy, counts, radius: float, sd_beta:
     per jet, float64).
 
     Soft drop: C/A reclustering, beta ``sd_beta``, z_cut ``sd_zcut``, R0 = ``radius``
-    (:mod:`ntuplizer.softdrop`). N-subjettiness (fastjet-contrib): one-pass kT axes, normalized
-    measure, beta ``nsub_beta``, R0 = ``radius``; ``nsub_max = 0`` skips it.
+    (:mod:`ntuplizer.softdrop`). N-subjettiness (fastjet-contrib's, :mod:`ntuplizer.nsubjettiness`):
+    one-pass kT axes, normalized measure, beta ``nsub_beta``, R0 = ``radius``; ``nsub_max = 0`` skips it.
     Returns ``(sdmass[n_jets], taus[n_jets, nsub_max])`` as float64 numpy arrays.
     """
     counts = np.asarray(counts, dtype=np.int64)
@@ -206,12 +207,24 @@ def groomed_observables_flat(px, py, pz, energy, counts, radius: float, sd_beta:
     sdmass = soft_drop_masses(px, py, pz, energy, offsets_of(counts), float(sd_beta), float(sd_zcut), float(radius))
     if nsub_max <= 0:
         return sdmass, np.zeros((n_jets, 0))
-    fj = _fastjet()
-    cons = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}), counts)
-    with _quiet_stdout():
-        seq = fj.ClusterSequence(cons, fj.JetDefinition(fj.cambridge_algorithm, _RECLUSTER_R))
-        taus = seq.njettiness(njets=list(range(1, nsub_max + 1)), beta=nsub_beta, R0=radius)
-    return sdmass, np.asarray(taus, dtype=np.float64).reshape(n_jets, nsub_max)
+    offsets = offsets_of(counts)
+    if nsub_beta == 1.0:
+        # fastjet-contrib's arithmetic in numba; jets where an exact tie would make fastjet's own
+        # choice matter (zero-momentum constituents) are left to fastjet-contrib itself
+        taus, done = nsubjettiness(px, py, pz, energy, offsets, int(nsub_max), float(nsub_beta), float(radius))
+    else:  # the kernel follows the beta = 1 branch of the minimisation only
+        taus, done = np.zeros((n_jets, nsub_max)), np.zeros(n_jets, dtype=bool)
+    rest = np.flatnonzero(~done)
+    if len(rest):
+        idx = segment_index(offsets[rest], counts[rest])
+        fj = _fastjet()
+        cons = ak.unflatten(ak.zip({"px": px[idx], "py": py[idx], "pz": pz[idx], "E": energy[idx]}), counts[rest])
+        with _quiet_stdout():
+            # njettiness reads each "event's" input particles; the clustering itself is unused
+            seq = fj.ClusterSequence(cons, fj.JetDefinition(fj.cambridge_algorithm, _RECLUSTER_R))
+            taus[rest] = np.asarray(seq.njettiness(njets=list(range(1, nsub_max + 1)), beta=nsub_beta, R0=radius),
+                                    dtype=np.float64).reshape(len(rest), nsub_max)
+    return sdmass, taus
 
 
 def groomed_observables(px, py, pz, energy, radius: float, sd_beta: float, sd_zcut: float,
