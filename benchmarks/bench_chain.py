@@ -3,6 +3,9 @@ fast detector simulation with 50 pile-up, writing the Delphes-format file, and n
 per sample. sim/gen compares the simulation with the whole generation step (next() + record
 conversion), as the job runs them.
 
+Our chain alone (wall time of each step in one process); against the reference chain in the same
+run: benchmarks/bench_side_by_side.py.
+
 Usage: python benchmarks/bench_chain.py [--events 100] [--library PATH]
 Profile: python -m cProfile -s cumtime benchmarks/bench_chain.py --events 100
 """
@@ -62,7 +65,7 @@ def main():
         print(f"{p.describe():44s} {1e3 * t_next:8.1f} {1e3 * t_conv:8.1f} {100 * t_conv / t_gen:7.0f}% {1e3 * t_sim:9.1f} "
               f"{1e3 * t_write:7.1f} {t_sim / t_gen:8.2f} {1e3 * t_nt:9.1f}")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    print("reference here: Pythia ~13 ms/event (boosted H+jet), Delphes with the JetClass-II card ~67 ms/event")
+    print("the reference chain (Pythia + Delphes + macro) side by side: python benchmarks/bench_side_by_side.py")
 
 
 if __name__ == "__main__":

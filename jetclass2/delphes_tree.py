@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
+import cramjam
 import numpy as np
 import uproot
 
@@ -204,6 +207,33 @@ class DelphesEvents:
         return len(self.particles)
 
 
+def _fast_inflate():
+    """The fastest zlib inflater installed: libdeflate (``deflate``), ISA-L (``isal``) or the
+    standard library, as ``inflate(data, size)``; the same bytes from each. uproot is pointed at
+    ISA-L too where installed (it supports it; the choice is not public API, so a change there
+    leaves uproot on the standard library). Writing is unaffected."""
+    try:
+        import isal.isal_zlib as isal_zlib
+    except ImportError:
+        isal_zlib = None
+    inflater = getattr(uproot.compression, "_decompress_ZLIB", None)
+    if isal_zlib is not None and inflater is not None and getattr(inflater, "library", None) == "zlib":
+        inflater.library = "isal"
+    try:
+        import deflate
+
+        deflate.zlib_decompress(zlib.compress(b"x"), 1)  # its signature changed between releases
+        return lambda data, size: deflate.zlib_decompress(data, size)
+    except Exception:  # not installed, or an unexpected signature
+        pass
+    if isal_zlib is not None:
+        return lambda data, size: isal_zlib.decompress(data, bufsize=size)
+    return lambda data, size: zlib.decompress(data, bufsize=size)
+
+
+_inflate = _fast_inflate()
+
+
 def open_tree(path: str | Path):
     """Open ``path`` and return its Delphes tree, with clear errors for bad files."""
     path = Path(path)
@@ -259,18 +289,129 @@ def check_finite(arrays: ak.Array, path: Path, first_entry: int) -> None:
                                     f"{first_entry}-{first_entry + len(column) - 1})")
 
 
+class _BasketReader:
+    """Reads numeric leaves of TClonesArray-split or counted (``[<coll>_size]``) branches straight
+    from their ROOT baskets: a TKey header, zlib blocks (or raw bytes), the values back to back.
+
+    uproot reads the same bytes, but spends more time per basket in Python than the inflation
+    itself takes (Delphes writes a few kB per event into baskets of a few events). Anything
+    this reader does not expect (another compression algorithm, baskets still held in the tree
+    header, counts that do not add up, a short read) raises :class:`_NotPlain` and the caller
+    reads the chunk with uproot instead, which also reports a damaged file properly.
+    """
+
+    _HEADER = struct.Struct(">ihiIh")  # TKey: fNbytes, fVersion, fObjlen, fDatime, fKeylen
+
+    def __init__(self, path: Path, tree, names: list[str]):
+        self.n_entries = tree.num_entries
+        self.leaves, self.counts = {}, {}
+        for name in names:
+            branch = tree[name]
+            interp = branch.interpretation
+            jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
+            content = interp.content if jagged else interp
+            if (jagged and interp.header_bytes != 0) or type(content) is not uproot.interpretation.numerical.AsDtype:
+                raise _NotPlain(name)
+            nb = branch.num_baskets
+            entry = np.asarray(branch.member("fBasketEntry"), dtype=np.int64)[: nb + 1]
+            if len(entry) != nb + 1 or entry[-1] != self.n_entries:
+                raise _NotPlain(name)  # baskets kept in the TTree header (recovered files)
+            counter = name.split(".")[0] + "_size" if jagged else None
+            if counter is not None and counter not in self.counts:
+                if counter not in tree:
+                    raise _NotPlain(name)
+                self.counts[counter] = np.asarray(tree[counter].array(library="np"), dtype=np.int64)
+            self.leaves[name] = (np.dtype(content.from_dtype), entry,
+                                 np.asarray(branch.member("fBasketSeek"), dtype=np.int64)[:nb],
+                                 np.asarray(branch.member("fBasketBytes"), dtype=np.int64)[:nb], counter)
+        self.file = open(path, "rb")
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _basket(self, seek: int, nbytes: int, itemsize: int) -> bytes:
+        self.file.seek(seek)
+        raw = self.file.read(nbytes)
+        if len(raw) != nbytes:
+            raise _NotPlain("short read")
+        _, _, objlen, _, keylen = self._HEADER.unpack_from(raw)
+        (last,) = struct.unpack_from(">i", raw, keylen - 5)  # TBasket fLast: end of the values
+        if nbytes - keylen == objlen:
+            data = raw[keylen:]
+        else:
+            blocks, pos = [], keylen
+            while pos < nbytes:  # ROOT compression blocks: 9-byte header, then the stream
+                algorithm = raw[pos:pos + 2]
+                csize = int.from_bytes(raw[pos + 3:pos + 6], "little")
+                usize = int.from_bytes(raw[pos + 6:pos + 9], "little")
+                if algorithm == b"ZL":
+                    blocks.append(_inflate(raw[pos + 9:pos + 9 + csize], usize))
+                elif algorithm == b"ZS":
+                    blocks.append(bytes(cramjam.zstd.decompress(raw[pos + 9:pos + 9 + csize], output_len=usize)))
+                else:
+                    raise _NotPlain("compression other than zlib or zstd")
+                if len(blocks[-1]) != usize:
+                    raise _NotPlain("inflated size")
+                pos += 9 + csize
+            data = b"".join(blocks)
+        size = last - keylen
+        if size < 0 or size > len(data) or size % itemsize:
+            raise _NotPlain("basket layout")
+        return data[:size]
+
+    def leaf(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Values of entries ``start:stop`` (flat, native byte order)."""
+        dtype, entry, seek, nbytes, counter = self.leaves[name]
+        ks = np.flatnonzero((entry[:-1] < stop) & (entry[1:] > start))
+        data = b"".join(self._basket(int(seek[k]), int(nbytes[k]), dtype.itemsize) for k in ks)
+        values = np.frombuffer(data, dtype=dtype)
+        first, end = int(entry[ks[0]]), int(entry[ks[-1] + 1])
+        counts = self.counts[counter] if counter else np.ones(self.n_entries, dtype=np.int64)
+        if len(values) != counts[first:end].sum():
+            raise _NotPlain(f"{name}: values and counts differ")
+        skip = int(counts[first:start].sum())
+        return values[skip:skip + int(counts[start:stop].sum())].astype(dtype.newbyteorder("="))
+
+    def arrays(self, names: list[str], start: int, stop: int) -> ak.Array:
+        """Like ``tree.arrays(names, entry_start=start, entry_stop=stop)``."""
+        out = {}
+        for name in names:
+            values = self.leaf(name, start, stop)
+            counter = self.leaves[name][4]
+            if counter is None:
+                out[name] = values
+            else:
+                offsets = np.zeros(stop - start + 1, dtype=np.int64)
+                np.cumsum(self.counts[counter][start:stop], out=offsets[1:])
+                out[name] = ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(values))
+        return ak.zip({k: ak.Array(v) for k, v in out.items()}, depth_limit=1)
+
+
+class _NotPlain(Exception):
+    """A branch or basket the fast reader leaves to uproot."""
+
+
+def _basket_reader(path: Path, tree, names: list[str]) -> _BasketReader | None:
+    try:
+        return _BasketReader(path, tree, names)
+    except (_NotPlain, OSError, KeyError, ValueError, AttributeError, TypeError):
+        return None
+
+
 def _zip(arrays: ak.Array, collection: str, fields: list[str]) -> ak.Array:
     return ak.zip({f: arrays[f"{collection}.{f}"] for f in fields}, depth_limit=2)
 
 
-def iterate_events(path: str | Path, step: int = 2000, tree=None):
+def iterate_events(path: str | Path, step: int = 2000, tree=None, particle_fields=None):
     """Yield :class:`DelphesEvents` chunks of at most ``step`` events from ``path``.
 
-    ``tree``: the already opened Delphes tree of ``path`` (opening a Delphes file is costly).
+    ``tree``: the already opened Delphes tree of ``path`` (opening a Delphes file is costly);
+    ``particle_fields``: the ``Particle`` fields to read (default :data:`PARTICLE_FIELDS`).
     """
     path = Path(path)
     tree = tree if tree is not None else open_tree(path)
-    pnames = _require(tree, path, "Particle", PARTICLE_FIELDS)
+    particle_fields = list(particle_fields) if particle_fields is not None else PARTICLE_FIELDS
+    pnames = _require(tree, path, "Particle", particle_fields)
     cnames = _require(tree, path, "ParticleFlowCandidate", PFCAND_FIELDS)
     direction = f"ParticleFlowCandidate.{PFCAND_DIRECTION_FIELD}"
     dnames = [direction] if direction in tree else []
@@ -280,23 +421,42 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None):
     if n == 0:
         log.warning("%s: tree '%s' has no events", path, TREE_NAME)
         return
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        arrays = _read(tree, path, pnames + cnames + dnames + vnames, start, stop)
-        check_finite(arrays, path, start)
-        particles = _zip(arrays, "Particle", PARTICLE_FIELDS)
-        pfcands = _zip(arrays, "ParticleFlowCandidate", PFCAND_FIELDS)
-        pfcands = ak.with_field(pfcands, _momentum_eta(pfcands, arrays[direction] if dnames else None), "MomentumEta")
-        if has_vertex_branch:
-            nvtx = np.asarray(ak.num(arrays["Vertex.Z"]))
-            has_pv = nvtx > 0
-            pv_z = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.Z"]), 0.0), dtype=np.float64)
-            pv_t = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.T"]), 0.0), dtype=np.float64)
-        else:
-            has_pv = np.zeros(stop - start, dtype=bool)
-            pv_z = np.zeros(stop - start)
-            pv_t = np.zeros(stop - start)
-        yield DelphesEvents(particles, pfcands, pv_z, pv_t, has_pv)
+    names = pnames + cnames + dnames + vnames
+    fast = _basket_reader(path, tree, names)
+    try:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            arrays = None
+            if fast is not None:
+                try:
+                    arrays = fast.arrays(names, start, stop)
+                except Exception:  # any failure of the fast path: uproot reads the chunk
+                    arrays = None  # uproot reads it (and names the problem if the file is damaged)
+            if arrays is None:
+                arrays = _read(tree, path, names, start, stop)
+            yield _events(arrays, path, start, stop, particle_fields, direction if dnames else None, has_vertex_branch)
+    finally:
+        if fast is not None:
+            fast.close()
+
+
+def _events(arrays: ak.Array, path: Path, start: int, stop: int, particle_fields: list[str],
+            direction: str | None, has_vertex_branch: bool) -> DelphesEvents:
+    """:class:`DelphesEvents` of entries ``start:stop`` from the arrays read."""
+    check_finite(arrays, path, start)
+    particles = _zip(arrays, "Particle", particle_fields)
+    pfcands = _zip(arrays, "ParticleFlowCandidate", PFCAND_FIELDS)
+    pfcands = ak.with_field(pfcands, _momentum_eta(pfcands, arrays[direction] if direction else None), "MomentumEta")
+    if has_vertex_branch:
+        nvtx = np.asarray(ak.num(arrays["Vertex.Z"]))
+        has_pv = nvtx > 0
+        pv_z = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.Z"]), 0.0), dtype=np.float64)
+        pv_t = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.T"]), 0.0), dtype=np.float64)
+    else:
+        has_pv = np.zeros(stop - start, dtype=bool)
+        pv_z = np.zeros(stop - start)
+        pv_t = np.zeros(stop - start)
+    return DelphesEvents(particles, pfcands, pv_z, pv_t, has_pv)
 
 
 def _momentum_eta(pfcands: ak.Array, ctg_theta) -> ak.Array:

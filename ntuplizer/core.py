@@ -43,6 +43,7 @@ class Settings:
     qcd_parton_status: int
     qcd_parton_min_pt: float
     qcd_labels: bool = False
+    genjet_region: float | None = None
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **overrides) -> "Settings":
@@ -79,6 +80,7 @@ class Settings:
                 genjet_excluded_pids=tuple(int(p) for p in cfg["genjet_excluded_pids"]),
                 qcd_parton_status=int(cfg["qcd_partons"]["status"]),
                 qcd_parton_min_pt=float(cfg["qcd_partons"]["min_pt"]),
+                genjet_region=None if cfg.get("genjet_region") is None else float(cfg["genjet_region"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, SettingsError):
@@ -87,43 +89,60 @@ class Settings:
         return replace(base, **{k: v for k, v in overrides.items() if k != "jet_radius"})
 
 
+def _columns(arr: ak.Array, fields) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Flat numpy columns of a jagged record array and the number of entries per event."""
+    layout = arr.layout
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.RecordArray):
+        # the layout iterate_events builds: read the buffers directly (no per-field dispatch)
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        contents = [layout.content.content(f) for f in fields]
+        if all(isinstance(c, ak.contents.NumpyArray) for c in contents):
+            lo, hi = offsets[0], offsets[-1]
+            return {f: np.asarray(c.data)[lo:hi] for f, c in zip(fields, contents)}, np.diff(offsets)
+    counts = np.asarray(ak.num(arr, axis=1), dtype=np.int64)
+    return {f: np.asarray(ak.flatten(arr[f], axis=1)) for f in fields}, counts
+
+
+def _cluster_collection(cols: dict, counts: np.ndarray, mask: np.ndarray, eta: str, radius: float,
+                        min_pt: float) -> jets.Clustering:
+    """Anti-kT jets of the entries selected by ``mask``; constituents as flat column indices."""
+    index = np.flatnonzero(mask)
+    event_counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[index], minlength=len(counts))
+    p4 = jets.p4_from_ptetaphim(*(cols[k][index] for k in ("PT", eta, "Phi", "Mass")))
+    return jets.cluster_flat(*p4, index, event_counts, radius, min_pt)
+
+
+def _reco_clustering(pf: dict, pf_counts: np.ndarray, s: Settings) -> jets.Clustering:
+    usable = np.isfinite(pf["E"]) & (pf["E"] > 0)
+    return _cluster_collection(pf, pf_counts, usable, "MomentumEta", s.jet_radius, s.reco_min_pt)
+
+
+def _genjet_input(p: dict, s: Settings) -> np.ndarray:
+    """Stable non-neutrino generator particles (the GEN-jet input)."""
+    mask = (p["Status"] == 1) & (p["E"] > 0)
+    apid = np.abs(p["PID"])
+    for pid in s.genjet_excluded_pids:
+        mask &= apid != pid
+    return mask
+
+
 def reco_jets(events: delphes_tree.DelphesEvents, s: Settings):
     """Anti-kT PUPPI jets (pT-ordered) and their constituent indices into ``events.pfcands``."""
-    c = events.pfcands
-    usable = np.isfinite(c.E) & (c.E > 0)
-    return jets.cluster(c.PT, c.MomentumEta, c.Phi, c.Mass, usable, s.jet_radius, s.reco_min_pt)
+    pf, counts = _columns(events.pfcands, ("PT", "MomentumEta", "Phi", "Mass", "E"))
+    c = _reco_clustering(pf, counts, s)
+    return c.to_awkward(counts)
 
 
 def gen_jets(events: delphes_tree.DelphesEvents, s: Settings):
     """Anti-kT GEN-jets of stable non-neutrino generator particles, with constituent indices."""
-    p = events.particles
-    apid = abs(p.PID)
-    mask = (p.Status == 1) & (p.E > 0)
-    for pid in s.genjet_excluded_pids:
-        mask = mask & (apid != pid)
-    return jets.cluster(p.PT, p.Eta, p.Phi, p.Mass, mask, s.jet_radius, s.gen_min_pt)
+    p, counts = _columns(events.particles, ("PID", "Status", "PT", "Eta", "Phi", "Mass", "E"))
+    c = _cluster_collection(p, counts, _genjet_input(p, s), "Eta", s.jet_radius, s.gen_min_pt)
+    return c.to_awkward(counts)
 
 
-def _flat_columns(arr: ak.Array, fields) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    offsets = np.concatenate([[0], np.cumsum(np.asarray(ak.num(arr, axis=1)))])
-    return {f: np.asarray(ak.to_numpy(ak.flatten(arr[f]))) for f in fields}, offsets
-
-
-def _global_index(local: ak.Array, offsets: np.ndarray, event_of_jet: np.ndarray) -> ak.Array:
-    counts = ak.num(local)
-    flat = np.asarray(ak.flatten(local), dtype=np.int64) + np.repeat(offsets[event_of_jet], counts)
-    return ak.unflatten(flat, counts)
-
-
-def _observables(p4_jagged: dict, s: Settings, taus: bool = True):
-    return jets.groomed_observables(p4_jagged["px"], p4_jagged["py"], p4_jagged["pz"], p4_jagged["E"],
-                                    s.jet_radius, s.sd_beta, s.sd_zcut, s.nsub_beta, s.nsub_max if taus else 0)
-
-
-def _constituent_p4(cols: dict, eta: str = "Eta") -> dict:
-    counts = ak.num(cols["PT"])
-    px, py, pz, e = jets.p4_from_ptetaphim(*(np.asarray(ak.flatten(cols[k])) for k in ("PT", eta, "Phi", "Mass")))
-    return {k: ak.unflatten(v, counts) for k, v in zip(("px", "py", "pz", "E"), (px, py, pz, e))}
+def _observables(px, py, pz, energy, counts, s: Settings, taus: bool = True):
+    return jets.groomed_observables_flat(px, py, pz, energy, counts, s.jet_radius, s.sd_beta, s.sd_zcut,
+                                         s.nsub_beta, s.nsub_max if taus else 0)
 
 
 def jet_substructure(collection: ak.Array, constituents: ak.Array, s: Settings, eta: str = "Eta"):
@@ -133,50 +152,43 @@ def jet_substructure(collection: ak.Array, constituents: ak.Array, s: Settings, 
     ``eta``: the field holding the momentum pseudorapidity (``MomentumEta`` for PUPPI candidates).
     Returns ``(sdmass[n_jets], taus[n_jets, N])``.
     """
-    flat, off = _flat_columns(collection, ("PT", eta, "Phi", "Mass"))
-    event_of_jet = np.repeat(np.arange(len(constituents)), np.asarray(ak.num(constituents)))
-    idx = _global_index(ak.flatten(constituents, axis=1), off, event_of_jet)
-    return _observables(_constituent_p4(features.gather(flat, idx), eta=eta), s)
+    cols, counts = _columns(collection, ("PT", eta, "Phi", "Mass"))
+    per_jet = ak.flatten(constituents, axis=1)
+    n_cons = np.asarray(ak.num(per_jet), dtype=np.int64)
+    jet_event = np.repeat(np.arange(len(constituents)), np.asarray(ak.num(constituents)))
+    idx = np.asarray(ak.flatten(per_jet), dtype=np.int64) + np.repeat(jets.offsets_of(counts)[:-1][jet_event], n_cons)
+    p4 = jets.p4_from_ptetaphim(*(cols[k][idx] for k in ("PT", eta, "Phi", "Mass")))
+    return _observables(*p4, n_cons, s)
 
 
-# PF-candidate and generator-particle fields gathered per jet constituent.
+# Fields read per collection: PF-candidate and generator-particle fields gathered per jet
+# constituent, and what the labels and the GEN-jet input need.
 PF_FIELDS = ("PID", "Charge", "PT", "Eta", "MomentumEta", "Phi", "Mass", "E", "D0", "DZ", "ErrorD0", "ErrorDZ")
 GEN_FIELDS = ("PID", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
+PARTICLE_FIELDS = ("PID", "Status", "D1", "D2", "PT", "Eta", "Phi", "Mass", "E", "X", "Y", "Z", "T")
 
 
-def select_labelled_jets(events: delphes_tree.DelphesEvents, s: Settings):
-    """Reco jets passing the pT/|eta| selection that get a valid label.
-
-    Returns ``(jets, constituents, labels, aux)``, all events * jets.
-    """
-    rjets, rcons = reco_jets(events, s)
-    sel = (rjets.pt >= s.min_jet_pt) & (abs(rjets.eta) <= s.max_jet_abs_eta)
-    rjets, rcons = rjets[sel], rcons[sel]
-    lab, aux = labels.label_jets(events.particles, rjets, s.jet_radius, s.qcd_labels,
-                                 (s.qcd_parton_status, s.qcd_parton_min_pt))
-    keep = lab >= 0
-    return rjets[keep], rcons[keep], lab[keep], aux[keep]
+def _jagged(flat: np.ndarray, counts: np.ndarray) -> ak.contents.ListOffsetArray:
+    return ak.contents.ListOffsetArray(ak.index.Index64(jets.offsets_of(counts)),
+                                       ak.contents.NumpyArray(np.ascontiguousarray(flat)))
 
 
-def reco_jet_branches(events: delphes_tree.DelphesEvents, rjets: ak.Array, rcons: ak.Array, lab: ak.Array,
-                      event_of_jet: np.ndarray, s: Settings) -> dict:
-    """part_* and jet_* branches of the selected jets (flat over jets)."""
-    pf_flat, pf_off = _flat_columns(events.pfcands, PF_FIELDS)
-    cons_cols = features.gather(pf_flat, _global_index(ak.flatten(rcons, axis=1), pf_off, event_of_jet))
+def reco_jet_branches(pf: dict, rj: jets.Clustering, event_of_jet: np.ndarray, events: delphes_tree.DelphesEvents,
+                      s: Settings) -> dict:
+    """part_* and jet_* branches of the selected jets (flat over jets; per-particle ones jagged)."""
+    cons = {f: pf[f][rj.cons] for f in PF_FIELDS}
     # groomed observables from the momenta Delphes clustered; constituent features from the
     # stored (pT, eta, phi, m), as the reference macro computes them
-    sdmass, taus = _observables(_constituent_p4(cons_cols, eta="MomentumEta"), s)
-    sorted_cols, sorted_p4 = features.select_and_sort(cons_cols, s.max_abs_pz, s.max_abs_eta)
-    fj = ak.flatten(rjets)
-    jet_eta = np.asarray(fj.eta, dtype=np.float64)
-    jet_phi = np.asarray(fj.phi, dtype=np.float64)
-    out = features.constituent_features(sorted_cols, sorted_p4, jet_eta, jet_phi,
+    p4 = jets.p4_from_ptetaphim(cons["PT"], cons["MomentumEta"], cons["Phi"], cons["Mass"])
+    sdmass, taus = _observables(*p4, rj.cons_counts, s)
+    sorted_cols, sorted_p4, counts = features.select_and_sort(cons, rj.cons_counts, s.max_abs_pz, s.max_abs_eta)
+    out = features.constituent_features(sorted_cols, sorted_p4, counts, rj.eta, rj.phi,
                                         events.pv_z[event_of_jet], events.has_vertex[event_of_jet])
+    out = {k: _jagged(v, counts) for k, v in out.items()}
     out.update({
-        "jet_pt": np.asarray(fj.pt), "jet_eta": jet_eta, "jet_phi": jet_phi, "jet_energy": np.asarray(fj.E),
-        "jet_sdmass": sdmass, "jet_nparticles": np.asarray(ak.num(sorted_cols["PT"])),
+        "jet_pt": rj.pt, "jet_eta": rj.eta, "jet_phi": rj.phi, "jet_energy": rj.E,
+        "jet_sdmass": sdmass, "jet_nparticles": counts,
         **{f"jet_tau{i + 1}": taus[:, i] for i in range(4)},
-        "jet_label": np.asarray(ak.flatten(lab)),
     })
     return out
 
@@ -188,67 +200,80 @@ def _at_match(values, match: np.ndarray, has_gen: np.ndarray) -> np.ndarray:
     return out
 
 
-def genjet_branches(events: delphes_tree.DelphesEvents, rjets: ak.Array, event_of_jet: np.ndarray,
-                    s: Settings) -> dict:
+def genjet_branches(p: dict, p_counts: np.ndarray, rj: jets.Clustering, event_of_jet: np.ndarray,
+                    events: delphes_tree.DelphesEvents, s: Settings) -> dict:
     """genpart_* and genjet_* branches: the GEN-jet matched to each reco jet (zeros and empty
     lists for a reco jet without one)."""
-    gjets, gcons = gen_jets(events, s)
-    match = jets.match_genjets(rjets, gjets, s.jet_radius)
+    mask = _genjet_input(p, s)
+    if s.genjet_region is not None:
+        # only particles near the selected jets can end up in a GEN-jet matched to one
+        cand = np.flatnonzero(mask)
+        cand_counts = np.bincount(np.repeat(np.arange(len(p_counts)), p_counts)[cand], minlength=len(p_counts))
+        mask[cand] = jets.near_axes(*(p[k][cand] for k in ("PT", "Eta", "Phi", "Mass")), cand_counts, rj,
+                                    s.genjet_region * s.jet_radius)
+    gc = _cluster_collection(p, p_counts, mask, "Eta", s.jet_radius, s.gen_min_pt)
+    match = jets.match_jets(rj.eta, rj.phi, rj.jet_counts, gc.eta, gc.phi, gc.jet_counts, s.jet_radius)
     has_gen = match >= 0
-    matched = match[has_gen]
-    gflat = ak.flatten(gjets)
-    gen_event = np.repeat(np.arange(len(events)), np.asarray(ak.num(gjets)))
-    gp_flat, gp_off = _flat_columns(events.particles, GEN_FIELDS)
-    # constituents of the matched GEN-jets, spread over all reco jets (none for the unmatched)
-    idx_matched = _global_index(ak.flatten(gcons, axis=1)[matched], gp_off, gen_event[matched])
+    mg = gc.take(match[has_gen], np.zeros(0))
     counts = np.zeros(len(match), dtype=np.int64)
-    counts[has_gen] = np.asarray(ak.num(idx_matched))
-    g_cols = features.gather(gp_flat, ak.unflatten(np.asarray(ak.flatten(idx_matched), dtype=np.int64), counts))
+    counts[has_gen] = mg.cons_counts
+    g_cols = {f: p[f][mg.cons] for f in GEN_FIELDS}
     g_sd = np.zeros(len(match))
     if has_gen.any():
         # the GEN-jet record has no N-subjettiness: soft drop only
-        g_sd[has_gen], _ = _observables(_constituent_p4({k: v[has_gen] for k, v in g_cols.items()}), s, taus=False)
-    g_sorted, g_p4 = features.select_and_sort(g_cols, s.max_abs_pz, s.max_abs_eta)
-    fj = ak.flatten(rjets)
-    out = features.genparticle_features(g_sorted, g_p4, np.asarray(fj.eta, dtype=np.float64),
-                                        np.asarray(fj.phi, dtype=np.float64), events.pv_z[event_of_jet],
+        p4 = jets.p4_from_ptetaphim(g_cols["PT"], g_cols["Eta"], g_cols["Phi"], g_cols["Mass"])
+        g_sd[has_gen], _ = _observables(*p4, mg.cons_counts, s, taus=False)
+    g_sorted, g_p4, g_counts = features.select_and_sort(g_cols, counts, s.max_abs_pz, s.max_abs_eta)
+    out = features.genparticle_features(g_sorted, g_p4, g_counts, rj.eta, rj.phi, events.pv_z[event_of_jet],
                                         events.pv_t[event_of_jet], events.has_vertex[event_of_jet])
+    out = {k: _jagged(v, g_counts) for k, v in out.items()}
     out.update({
-        "genjet_pt": _at_match(gflat.pt, match, has_gen),
-        "genjet_eta": _at_match(gflat.eta, match, has_gen),
-        "genjet_phi": _at_match(gflat.phi, match, has_gen),
-        "genjet_energy": _at_match(gflat.E, match, has_gen),
+        "genjet_pt": _at_match(gc.pt, match, has_gen),
+        "genjet_eta": _at_match(gc.eta, match, has_gen),
+        "genjet_phi": _at_match(gc.phi, match, has_gen),
+        "genjet_energy": _at_match(gc.E, match, has_gen),
         "genjet_sdmass": g_sd,
-        "genjet_nparticles": np.where(has_gen, np.asarray(ak.num(g_sorted["PT"])), 0),
+        "genjet_nparticles": np.where(has_gen, g_counts, 0),
     })
     return out
 
 
-def aux_branches(aux: ak.Array) -> dict:
-    """aux_genpart_* branches: the generator particles behind each jet's label."""
-    flat_aux = ak.flatten(aux, axis=1)
-    return {f"aux_genpart_{f}": flat_aux[f] for f in labels.AUX_FIELDS}
-
-
 def process_events(events: delphes_tree.DelphesEvents, settings: Settings) -> ak.Array:
     """JetClass-II records (one per selected, validly labelled jet) of a chunk of events."""
-    if len(events) == 0:
+    s = settings
+    n_events = len(events)
+    if n_events == 0:
         return schema.empty_record()
-    rjets, rcons, lab, aux = select_labelled_jets(events, settings)
-    n_per_event = np.asarray(ak.num(rjets))
-    if n_per_event.sum() == 0:
+    pf, pf_counts = _columns(events.pfcands, PF_FIELDS)
+    rc = _reco_clustering(pf, pf_counts, s)
+    jet_event = np.repeat(np.arange(n_events), rc.jet_counts)
+    selected = np.flatnonzero((rc.pt >= s.min_jet_pt) & (np.abs(rc.eta) <= s.max_jet_abs_eta))
+    if len(selected) == 0:
         return schema.empty_record()
-    event_of_jet = np.repeat(np.arange(len(events)), n_per_event)
-    out = reco_jet_branches(events, rjets, rcons, lab, event_of_jet, settings)
-    out.update(genjet_branches(events, rjets, event_of_jet, settings))
-    out.update(aux_branches(aux))
+    p, p_counts = _columns(events.particles, PARTICLE_FIELDS)
+    sel_counts = np.bincount(jet_event[selected], minlength=n_events)
+    lab, aux_count, aux_index, aux_role = labels.label_flat(
+        p, jets.offsets_of(p_counts), rc.eta[selected], rc.phi[selected], jets.offsets_of(sel_counts),
+        s.jet_radius, s.qcd_labels, (s.qcd_parton_status, s.qcd_parton_min_pt))
+    keep = lab >= 0
+    if not keep.any():
+        return schema.empty_record()
+    kept = selected[keep]
+    event_of_jet = jet_event[kept]
+    rj = rc.take(kept, np.bincount(event_of_jet, minlength=n_events))
+    out = reco_jet_branches(pf, rj, event_of_jet, events, s)
+    out["jet_label"] = lab[keep]
+    out.update(genjet_branches(p, p_counts, rj, event_of_jet, events, s))
+    # invalid jets hold no aux particles: the flat aux lists are the kept jets' lists
+    aux = labels.aux_columns(p, aux_index, aux_role)
+    out.update({f"aux_genpart_{k}": _jagged(v, aux_count[keep]) for k, v in aux.items()})
     return schema.conform(out)
 
 
 def process_file(path: str | Path, settings: Settings | None = None, step: int = 2000) -> ak.Array:
     """All JetClass-II jet records of one Delphes-format file (in memory)."""
     settings = settings or Settings.from_config()
-    chunks = [process_events(ev, settings) for ev in delphes_tree.iterate_events(path, step=step)]
+    chunks = [process_events(ev, settings) for ev in delphes_tree.iterate_events(path, step=step, particle_fields=PARTICLE_FIELDS)]
     chunks = [c for c in chunks if len(c)]
     return ak.concatenate(chunks) if chunks else schema.empty_record()
 
@@ -283,7 +308,7 @@ def ntuplize(inputs, output: str | Path, settings: Settings | None = None, fmt: 
         for path, tree in zip(inputs, trees):
             n_file = tree.num_entries
             log.info("%s: %d events (R=%.1f, qcd_labels=%s)", path, n_file, settings.jet_radius, settings.qcd_labels)
-            for ev in delphes_tree.iterate_events(path, step=step, tree=tree):
+            for ev in delphes_tree.iterate_events(path, step=step, tree=tree, particle_fields=PARTICLE_FIELDS):
                 rec = process_events(ev, settings)
                 w.write(rec)
                 summary.events += len(ev)

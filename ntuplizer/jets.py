@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 
 import awkward as ak
 import numba
 import numpy as np
 
+from .nsubjettiness import nsubjettiness
 from .softdrop import soft_drop_masses
 
 # N-subjettiness runs on each jet's constituents as a single "event" clustered with C/A; a
@@ -77,71 +79,187 @@ def kinematics(px, py, pz, energy):
     return pt, eta, phi, mass
 
 
+def offsets_of(counts) -> np.ndarray:
+    """int64 offsets (length n + 1) of consecutive segments with ``counts`` entries."""
+    off = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=off[1:])
+    return off
+
+
+def segment_index(starts, counts) -> np.ndarray:
+    """Concatenated ``arange(starts[k], starts[k] + counts[k])`` over k (vectorised)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(np.asarray(starts, dtype=np.int64) - offsets_of(counts)[:-1], counts)
+    return shift + np.arange(total, dtype=np.int64)
+
+
+@dataclass
+class Clustering:
+    """Jets of many events, flat: jet arrays (pT-ordered within each event), ``jet_counts`` per
+    event, and the constituents of jet k: ``cons[cons_off[k]:cons_off[k + 1]]`` (input indices)."""
+
+    px: np.ndarray
+    py: np.ndarray
+    pz: np.ndarray
+    E: np.ndarray
+    pt: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    mass: np.ndarray
+    jet_counts: np.ndarray
+    cons: np.ndarray
+    cons_counts: np.ndarray
+
+    @property
+    def cons_off(self) -> np.ndarray:
+        return offsets_of(self.cons_counts)
+
+    def take(self, jets: np.ndarray, jet_counts: np.ndarray) -> "Clustering":
+        """The jets at flat indices ``jets`` (in that order), ``jet_counts`` of them per event."""
+        cons = self.cons[segment_index(self.cons_off[jets], self.cons_counts[jets])]
+        return Clustering(*(getattr(self, k)[jets] for k in ("px", "py", "pz", "E", "pt", "eta", "phi", "mass")),
+                          np.asarray(jet_counts, dtype=np.int64), cons, self.cons_counts[jets])
+
+    def to_awkward(self, input_counts=None) -> tuple[ak.Array, ak.Array]:
+        """``(jets, constituents)``: events * var * {px, ..., mass} and events * var(jets) * var(indices).
+
+        With ``input_counts`` (input entries per event) the constituent indices count from the
+        start of each event's input instead of the flat input.
+        """
+        fields = ("px", "py", "pz", "E", "pt", "eta", "phi", "mass")
+        jets = ak.unflatten(ak.zip({k: getattr(self, k) for k in fields}), self.jet_counts)
+        cons = self.cons
+        if input_counts is not None:
+            event_of_cons = np.repeat(np.repeat(np.arange(len(self.jet_counts)), self.jet_counts), self.cons_counts)
+            cons = cons - offsets_of(input_counts)[:-1][event_of_cons]
+        return jets, ak.unflatten(ak.unflatten(cons, self.cons_counts), self.jet_counts)
+
+
+def cluster_flat(px, py, pz, energy, index, event_counts, radius: float, min_pt: float) -> Clustering:
+    """Anti-kT jets of flat four-vectors, ``event_counts`` of them per event.
+
+    ``index``: what the constituents are reported as (e.g. positions in a larger collection).
+    """
+    fj = _fastjet()
+    n_events = len(event_counts)
+    event_counts = np.asarray(event_counts, dtype=np.int64)
+    index = np.asarray(index, dtype=np.int64)
+    if n_events == 0 or event_counts.sum() == 0:
+        z, zi = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return Clustering(z, z, z, z, z, z, z, z, np.zeros(n_events, dtype=np.int64), zi, zi)
+    particles = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}), event_counts)
+    with _quiet_stdout():
+        seq = fj.ClusterSequence(particles, fj.JetDefinition(fj.antikt_algorithm, radius))
+        raw = seq.inclusive_jets(min_pt)
+        cidx = seq.constituent_index(min_pt)
+    jet_counts = np.asarray(ak.num(raw), dtype=np.int64)
+    flat = ak.flatten(raw)
+    jpx, jpy, jpz, je = (np.asarray(flat[k], dtype=np.float64) for k in ("px", "py", "pz", "E"))
+    jpt, jeta, jphi, jm = kinematics(jpx, jpy, jpz, je)
+    per_jet = ak.flatten(cidx, axis=1)
+    cons_counts = np.asarray(ak.num(per_jet), dtype=np.int64)
+    # constituent indices refer to the event's list: map them back to the caller's indices
+    local = np.asarray(ak.flatten(per_jet), dtype=np.int64)
+    jet_event = np.repeat(np.arange(n_events), jet_counts)
+    cons = index[local + np.repeat(offsets_of(event_counts)[:-1][jet_event], cons_counts)]
+    result = Clustering(jpx, jpy, jpz, je, jpt, jeta, jphi, jm, jet_counts, cons, cons_counts)
+    order = np.lexsort((-jpt, jet_event))  # pT-descending within each event, stable
+    return result.take(order, jet_counts)
+
+
 def cluster(pt, eta, phi, mass, mask, radius: float, min_pt: float):
     """Anti-kT jets of the particles selected by ``mask`` (all jagged events * particles).
 
     Returns ``(jets, constituents)``: jets events * var * {px, py, pz, E, pt, eta, phi, mass}
     pT-ordered, and constituents events * var(jets) * var(indices into the input particles).
     """
-    fj = _fastjet()
-    local = ak.local_index(pt, axis=1)[mask]
-    px, py, pz, energy = (ak.unflatten(a, ak.num(local)) for a in p4_from_ptetaphim(
-        ak.flatten(pt[mask]), ak.flatten(eta[mask]), ak.flatten(phi[mask]), ak.flatten(mass[mask])))
-    particles = ak.zip({"px": px, "py": py, "pz": pz, "E": energy})
-    n_events = len(particles)
-    if n_events == 0 or ak.sum(ak.num(particles)) == 0:
-        empty = ak.Array([[]] * n_events)
-        zeros = {k: ak.values_astype(empty, np.float64) for k in ("px", "py", "pz", "E", "pt", "eta", "phi", "mass")}
-        return ak.zip(zeros), ak.Array([[]] * n_events)
-    with _quiet_stdout():
-        seq = fj.ClusterSequence(particles, fj.JetDefinition(fj.antikt_algorithm, radius))
-        raw = seq.inclusive_jets(min_pt)
-        cidx = seq.constituent_index(min_pt)
-    counts = ak.num(raw)
-    jpx, jpy, jpz, je = (np.asarray(ak.flatten(raw[k]), dtype=np.float64) for k in ("px", "py", "pz", "E"))
-    jpt, jeta, jphi, jm = kinematics(jpx, jpy, jpz, je)
-    jets = ak.unflatten(ak.zip({"px": jpx, "py": jpy, "pz": jpz, "E": je, "pt": jpt, "eta": jeta, "phi": jphi, "mass": jm}), counts)
-    order = ak.argsort(jets.pt, axis=1, ascending=False, stable=True)
-    # constituent indices refer to the masked list: map them back to the input positions
-    n_masked = np.asarray(ak.num(local))
-    start = np.concatenate([[0], np.cumsum(n_masked)[:-1]])
-    jets_per_event = np.asarray(counts)
-    per_jet = ak.flatten(cidx, axis=1)
-    n_cons = np.asarray(ak.num(per_jet))
-    flat = np.asarray(ak.flatten(per_jet), dtype=np.int64) + np.repeat(np.repeat(start, jets_per_event), n_cons)
-    mapped = np.asarray(ak.flatten(local), dtype=np.int64)[flat]
-    cidx = ak.unflatten(ak.unflatten(mapped, n_cons), jets_per_event)
-    return jets[order], cidx[order]
+    counts = np.asarray(ak.num(pt), dtype=np.int64)
+    mask = np.asarray(ak.flatten(mask), dtype=bool)
+    index = np.flatnonzero(mask)
+    local = index - np.repeat(offsets_of(counts)[:-1], counts)[index]
+    event_counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[index], minlength=len(counts))
+    p4 = p4_from_ptetaphim(*(np.asarray(ak.flatten(a))[index] for a in (pt, eta, phi, mass)))
+    return cluster_flat(*p4, local, event_counts, radius, min_pt).to_awkward()
+
+
+def groomed_observables_flat(px, py, pz, energy, counts, radius: float, sd_beta: float, sd_zcut: float,
+                             nsub_beta: float, nsub_max: int):
+    """Soft-drop mass and tau_1..tau_N of jets given by flat constituent four-vectors (``counts``
+    per jet, float64).
+
+    Soft drop: C/A reclustering, beta ``sd_beta``, z_cut ``sd_zcut``, R0 = ``radius``
+    (:mod:`ntuplizer.softdrop`). N-subjettiness (fastjet-contrib's, :mod:`ntuplizer.nsubjettiness`):
+    one-pass kT axes, normalized measure, beta ``nsub_beta``, R0 = ``radius``; ``nsub_max = 0`` skips it.
+    Returns ``(sdmass[n_jets], taus[n_jets, nsub_max])`` as float64 numpy arrays.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n_jets = len(counts)
+    if n_jets == 0:
+        return np.zeros(0), np.zeros((0, max(nsub_max, 0)))
+    # Zero-momentum PUPPI candidates (E = m at rest) tie exactly in the kT seeding of the
+    # N-subjettiness axes, so the result depends on the constituent order: Delphes' order is
+    # reproduced by decreasing pT.
+    order = np.lexsort((-np.hypot(px, py), np.repeat(np.arange(n_jets), counts)))
+    px, py, pz, energy = (np.ascontiguousarray(a[order], dtype=np.float64) for a in (px, py, pz, energy))
+    sdmass = soft_drop_masses(px, py, pz, energy, offsets_of(counts), float(sd_beta), float(sd_zcut), float(radius))
+    if nsub_max <= 0:
+        return sdmass, np.zeros((n_jets, 0))
+    offsets = offsets_of(counts)
+    if nsub_beta == 1.0:
+        # fastjet-contrib's arithmetic in numba; jets where an exact tie would make fastjet's own
+        # choice matter (zero-momentum constituents) are left to fastjet-contrib itself
+        taus, done = nsubjettiness(px, py, pz, energy, offsets, int(nsub_max), float(nsub_beta), float(radius))
+    else:  # the kernel follows the beta = 1 branch of the minimisation only
+        taus, done = np.zeros((n_jets, nsub_max)), np.zeros(n_jets, dtype=bool)
+    rest = np.flatnonzero(~done)
+    if len(rest):
+        idx = segment_index(offsets[rest], counts[rest])
+        fj = _fastjet()
+        cons = ak.unflatten(ak.zip({"px": px[idx], "py": py[idx], "pz": pz[idx], "E": energy[idx]}), counts[rest])
+        with _quiet_stdout():
+            # njettiness reads each "event's" input particles; the clustering itself is unused
+            seq = fj.ClusterSequence(cons, fj.JetDefinition(fj.cambridge_algorithm, _RECLUSTER_R))
+            taus[rest] = np.asarray(seq.njettiness(njets=list(range(1, nsub_max + 1)), beta=nsub_beta, R0=radius),
+                                    dtype=np.float64).reshape(len(rest), nsub_max)
+    return sdmass, taus
 
 
 def groomed_observables(px, py, pz, energy, radius: float, sd_beta: float, sd_zcut: float,
                         nsub_beta: float, nsub_max: int):
-    """Soft-drop mass and tau_1..tau_N of jets given by jagged (jets * constituents) four-vectors.
+    """:func:`groomed_observables_flat` of jagged (jets * constituents) four-vectors."""
+    flat = [np.asarray(ak.flatten(a), dtype=np.float64) for a in (px, py, pz, energy)]
+    return groomed_observables_flat(*flat, np.asarray(ak.num(px)), radius, sd_beta, sd_zcut, nsub_beta, nsub_max)
 
-    Soft drop: C/A reclustering, beta ``sd_beta``, z_cut ``sd_zcut``, R0 = ``radius``
-    (:mod:`ntuplizer.softdrop`). N-subjettiness (fastjet-contrib): one-pass kT axes, normalized
-    measure, beta ``nsub_beta``, R0 = ``radius``; ``nsub_max = 0`` skips it.
-    Returns ``(sdmass[n_jets], taus[n_jets, nsub_max])`` as float64 numpy arrays.
-    """
-    n_jets = len(px)
-    if n_jets == 0:
-        return np.zeros(0), np.zeros((0, nsub_max))
-    # Zero-momentum PUPPI candidates (E = m at rest) tie exactly in the kT seeding of the
-    # N-subjettiness axes, so the result depends on the constituent order: Delphes' order is
-    # reproduced by decreasing pT.
-    order = ak.argsort(np.hypot(px, py), axis=1, ascending=False, stable=True)
-    px, py, pz, energy = px[order], py[order], pz[order], energy[order]
-    offsets = np.concatenate([[0], np.cumsum(np.asarray(ak.num(px)))]).astype(np.int64)
-    flat = [np.ascontiguousarray(ak.flatten(a), dtype=np.float64) for a in (px, py, pz, energy)]
-    sdmass = soft_drop_masses(*flat, offsets, float(sd_beta), float(sd_zcut), float(radius))
-    if nsub_max <= 0:
-        return sdmass, np.zeros((n_jets, 0))
-    fj = _fastjet()
-    cons = ak.zip({"px": px, "py": py, "pz": pz, "E": energy})
-    with _quiet_stdout():
-        seq = fj.ClusterSequence(cons, fj.JetDefinition(fj.cambridge_algorithm, _RECLUSTER_R))
-        taus = seq.njettiness(njets=list(range(1, nsub_max + 1)), beta=nsub_beta, R0=radius)
-    return sdmass, np.asarray(taus, dtype=np.float64).reshape(n_jets, nsub_max)
+
+@numba.njit(cache=True)
+def _near_axes(rap, phi, p_off, axis_rap, axis_phi, a_off, dmax):
+    out = np.zeros(rap.shape[0], dtype=np.bool_)
+    d2max = dmax * dmax
+    for ev in range(p_off.shape[0] - 1):
+        for i in range(p_off[ev], p_off[ev + 1]):
+            for j in range(a_off[ev], a_off[ev + 1]):
+                dphi = abs(phi[i] - axis_phi[j])
+                if dphi > np.pi:
+                    dphi = 2 * np.pi - dphi
+                dy = rap[i] - axis_rap[j]
+                if dy * dy + dphi * dphi < d2max:
+                    out[i] = True
+                    break
+    return out
+
+
+def near_axes(pt, eta, phi, mass, counts, axes: "Clustering", dmax: float) -> np.ndarray:
+    """Flat mask of the particles (``counts`` per event) within ``dmax`` in (rapidity, azimuth)
+    of one of their event's jet ``axes``; rapidities as fastjet computes them."""
+    px, py, pz, energy = p4_from_ptetaphim(pt, eta, phi, mass)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rap = 0.5 * np.log((energy + pz) / (energy - pz))
+        axis_rap = 0.5 * np.log((axes.E + axes.pz) / (axes.E - axes.pz))
+    return _near_axes(rap, np.asarray(phi, dtype=np.float64), offsets_of(counts), axis_rap,
+                      np.asarray(axes.phi, dtype=np.float64), offsets_of(axes.jet_counts), float(dmax))
 
 
 @numba.njit(cache=True)
@@ -174,12 +292,13 @@ def _greedy_match(jet_eta, jet_phi, jet_counts, gen_eta, gen_phi, gen_counts, ra
     return out
 
 
-def match_genjets(jets: ak.Array, genjets: ak.Array, radius: float) -> np.ndarray:
-    """For each reco jet (pT order), the closest not-yet-used GEN-jet within ``radius``.
+def match_jets(jet_eta, jet_phi, jet_counts, gen_eta, gen_phi, gen_counts, radius: float) -> np.ndarray:
+    """For each reco jet (pT order), the closest not-yet-used GEN-jet of its event within ``radius``.
 
-    Returns flat indices into ``ak.flatten(genjets)`` (``-1`` where none), one per flat reco jet.
+    Jets and GEN-jets are flat (``*_counts`` per event); returns flat GEN-jet indices (``-1``
+    where none), one per reco jet.
     """
-    f64 = lambda a: np.asarray(ak.flatten(a), dtype=np.float64)  # noqa: E731
-    return _greedy_match(f64(jets.eta), f64(jets.phi), np.asarray(ak.num(jets), dtype=np.int64),
-                         f64(genjets.eta), f64(genjets.phi), np.asarray(ak.num(genjets), dtype=np.int64),
+    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    return _greedy_match(f64(jet_eta), f64(jet_phi), i64(jet_counts), f64(gen_eta), f64(gen_phi), i64(gen_counts),
                          float(radius))

@@ -572,15 +572,49 @@ def _label_kernel(cols, p_off, jet_eta, jet_phi, j_off, r, qcd, qcd_status, qcd_
     return labels, aux_count, out_idx[:n_out], out_role[:n_out], stats
 
 
-def _flat(particles: ak.Array, field: str, dtype) -> np.ndarray:
-    return np.ascontiguousarray(ak.to_numpy(ak.flatten(particles[field], axis=1)), dtype=dtype)
-
-
 def default_qcd_partons() -> tuple[int, float]:
     """(status, minimum pT) of the QCD parton candidates in the default ``config/ntuplizer.yaml``."""
     with open(resource("config/ntuplizer.yaml")) as f:
         cut = yaml.safe_load(f)["qcd_partons"]
     return int(cut["status"]), float(cut["min_pt"])
+
+
+def label_flat(cols: dict[str, np.ndarray], p_off: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray,
+               j_off: np.ndarray, jet_radius: float, qcd_labels: bool, qcd_partons: tuple[int, float]):
+    """:func:`label_jets` on flat arrays: ``cols`` the generator particles' PID, Status, D1, D2, PT,
+    Eta, Phi (all events concatenated, event e at ``p_off[e]:p_off[e + 1]``), jets of event e at
+    ``j_off[e]:j_off[e + 1]``.
+
+    Returns ``(labels, aux_count, aux_index, aux_role)``: a label per jet, how many aux particles
+    each jet has, and their flat particle indices and roles (``ROLE_*``), jet after jet.
+    """
+    qcd_status, qcd_min_pt = qcd_partons
+    # the stored dtypes (int32, float32) go in as they are: the kernel compares and subtracts
+    # them in 64 bits, exactly as it would converted copies
+    ints = [np.ascontiguousarray(cols[k]) for k in ("PID", "Status", "D1", "D2")]
+    floats = [np.ascontiguousarray(cols[k]) for k in ("PT", "Eta", "Phi")]
+    int_type = np.int32 if all(a.dtype == np.int32 for a in ints) else np.int64
+    float_type = np.float32 if all(a.dtype == np.float32 for a in floats) else np.float64
+    kcols = (*(a.astype(int_type, copy=False) for a in ints), *(a.astype(float_type, copy=False) for a in floats))
+    labels, aux_count, gi, role, stats = _label_kernel(
+        kcols, np.ascontiguousarray(p_off, dtype=np.int64), np.ascontiguousarray(jet_eta, dtype=np.float64),
+        np.ascontiguousarray(jet_phi, dtype=np.float64), np.ascontiguousarray(j_off, dtype=np.int64),
+        float(jet_radius), bool(qcd_labels), int(qcd_status), float(qcd_min_pt),
+        (_X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS), _QCD)
+    for reason, n in zip(_STAT_REASONS, stats):
+        if n:
+            log.warning("labelling: %d resonance(s) not labelled: %s", n, reason)
+    return labels, aux_count, gi, role
+
+
+def aux_columns(cols: dict[str, np.ndarray], gi: np.ndarray, role: np.ndarray) -> dict[str, np.ndarray]:
+    """The aux_genpart fields (``AUX_FIELDS``) of the particles at flat indices ``gi`` with roles ``role``."""
+    return {
+        "pt": np.asarray(cols["PT"][gi], dtype=np.float32), "eta": np.asarray(cols["Eta"][gi], dtype=np.float32),
+        "phi": np.asarray(cols["Phi"][gi], dtype=np.float32), "mass": np.asarray(cols["Mass"][gi], dtype=np.float32),
+        "pid": np.asarray(cols["PID"][gi], dtype=np.int32),
+        **{flag: role == r for r, flag in enumerate(ROLE_FLAGS)},
+    }
 
 
 def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd_labels: bool = False,
@@ -594,29 +628,15 @@ def label_jets(particles: ak.Array, jets: ak.Array, jet_radius: float = 0.8, qcd
     int32 (``-1`` = no valid label) and aux events * var * {pt, eta, phi, mass, pid, isResX, ...}
     lists per jet: X, the Ys, decay products, tau decay products, matched QCD partons, in that order.
     """
-    qcd_status, qcd_min_pt = qcd_partons if qcd_partons is not None else default_qcd_partons()
+    qcd_partons = qcd_partons if qcd_partons is not None else default_qcd_partons()
     n_jets = np.asarray(ak.num(jets, axis=1), dtype=np.int64)
     n_part = np.asarray(ak.num(particles, axis=1), dtype=np.int64)
     p_off = np.concatenate([[0], np.cumsum(n_part)]).astype(np.int64)
     j_off = np.concatenate([[0], np.cumsum(n_jets)]).astype(np.int64)
-    pid = _flat(particles, "PID", np.int64)
-    cols = (pid, _flat(particles, "Status", np.int64), _flat(particles, "D1", np.int64),
-            _flat(particles, "D2", np.int64), _flat(particles, "PT", np.float64),
-            _flat(particles, "Eta", np.float64), _flat(particles, "Phi", np.float64))
-    labels, aux_count, gi, role, stats = _label_kernel(
-        cols, p_off,
-        np.ascontiguousarray(ak.to_numpy(ak.flatten(jets["eta"])), dtype=np.float64),
-        np.ascontiguousarray(ak.to_numpy(ak.flatten(jets["phi"])), dtype=np.float64), j_off,
-        float(jet_radius), bool(qcd_labels), int(qcd_status), float(qcd_min_pt),
-        (_X2P, _YMODE, _TOKEN, _YY_KEYS, _YY_VALS), _QCD)
-    for reason, n in zip(_STAT_REASONS, stats):
-        if n:
-            log.warning("labelling: %d resonance(s) not labelled: %s", n, reason)
-    aux_flat = {
-        "pt": _flat(particles, "PT", np.float32)[gi], "eta": _flat(particles, "Eta", np.float32)[gi],
-        "phi": _flat(particles, "Phi", np.float32)[gi], "mass": _flat(particles, "Mass", np.float32)[gi],
-        "pid": pid[gi].astype(np.int32),
-        **{flag: role == r for r, flag in enumerate(ROLE_FLAGS)},
-    }
-    aux = ak.unflatten(ak.unflatten(ak.zip(aux_flat), aux_count), n_jets)
+    cols = {f: np.asarray(ak.to_numpy(ak.flatten(particles[f], axis=1)))
+            for f in ("PID", "Status", "D1", "D2", "PT", "Eta", "Phi", "Mass")}
+    labels, aux_count, gi, role = label_flat(cols, p_off, ak.to_numpy(ak.flatten(jets["eta"])),
+                                             ak.to_numpy(ak.flatten(jets["phi"])), j_off, jet_radius, qcd_labels,
+                                             qcd_partons)
+    aux = ak.unflatten(ak.unflatten(ak.zip(aux_columns(cols, gi, role)), aux_count), n_jets)
     return ak.unflatten(labels, n_jets), aux

@@ -31,14 +31,20 @@ BRANCHES: list[tuple[str, str, bool]] = [
 BRANCH_NAMES = [name for name, _, _ in BRANCHES]
 
 
+_EMPTY: list[ak.Array] = []
+
+
 def empty_record() -> ak.Array:
     """A zero-jet array with the full schema (for files without selected jets)."""
-    return conform({name: (ak.Array([[]])[:0] if jagged else np.zeros(0, dtype=dt)) for name, dt, jagged in BRANCHES})
+    if not _EMPTY:  # built once: chunks without jets are common and arrays are immutable
+        _EMPTY.append(conform({name: (ak.Array([[]])[:0] if jagged else np.zeros(0, dtype=dt))
+                               for name, dt, jagged in BRANCHES}))
+    return _EMPTY[0]
 
 
 def _jagged_content(arr, dtype: str) -> ak.contents.Content:
     """A ListOffsetArray of ``dtype`` numbers from a jagged array (layout-level: cheap per call)."""
-    layout = ak.to_layout(arr)
+    layout = arr if isinstance(arr, ak.contents.Content) else ak.to_layout(arr)
     if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray):
         offsets = np.asarray(layout.offsets.data, dtype=np.int64)
         flat = np.asarray(layout.content.data)[offsets[0]:offsets[-1]].astype(dtype, copy=False)
@@ -48,6 +54,22 @@ def _jagged_content(arr, dtype: str) -> ak.contents.Content:
     flat = np.asarray(ak.to_numpy(ak.flatten(arr, axis=1)), dtype=dtype) if len(arr) else np.zeros(0, dtype)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(flat))
+
+
+def is_conform(records: ak.Array) -> bool:
+    """Whether ``records`` already has the schema's layout (as :func:`conform` makes it)."""
+    layout = records.layout
+    if not isinstance(layout, ak.contents.RecordArray) or layout.fields != BRANCH_NAMES:
+        return False
+    for (_, dtype, jagged), content in zip(BRANCHES, layout.contents):
+        if jagged:
+            ok = (isinstance(content, ak.contents.ListOffsetArray) and isinstance(content.content, ak.contents.NumpyArray)
+                  and content.content.data.dtype == dtype and content.offsets.data[0] == 0)
+        else:
+            ok = isinstance(content, ak.contents.NumpyArray) and content.data.dtype == dtype
+        if not ok:
+            return False
+    return True
 
 
 def conform(columns: dict) -> ak.Array:

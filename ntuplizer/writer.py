@@ -77,9 +77,20 @@ def _tree_chunk(records: ak.Array) -> dict:
     """One extend() call's arrays: per-jet branches as they are, each collection zipped into one
     record list (uproot then writes one counter for it)."""
     chunk = {}
+    layout = records.layout
+    index = {name: i for i, name in enumerate(layout.fields)}
     for key, spec in _LAYOUT:
         if isinstance(spec, str):
-            chunk[key] = records[key]
+            chunk[key] = ak.Array(layout.contents[index[key]])
+            continue
+        lists = [layout.contents[index[name]] for name, _, _ in spec]
+        offsets = np.asarray(lists[0].offsets.data)
+        if all(isinstance(c, ak.contents.ListOffsetArray) and np.array_equal(np.asarray(c.offsets.data), offsets)
+               for c in lists):
+            # same counts for every branch of the collection (as the ntuplizer makes them): zip the layouts
+            record = ak.contents.RecordArray([c.content for c in lists], [field for _, field, _ in spec],
+                                             length=int(offsets[-1]))
+            chunk[key] = ak.Array(ak.contents.ListOffsetArray(lists[0].offsets, record))
         else:
             chunk[key] = ak.zip({field: records[name] for name, field, _ in spec})
     return chunk
@@ -123,7 +134,8 @@ class JetWriter:
         """Append a chunk of records (schema order and dtypes are enforced)."""
         if len(records) == 0:
             return
-        records = schema.conform({name: records[name] for name in schema.BRANCH_NAMES})
+        if not schema.is_conform(records):
+            records = schema.conform({name: records[name] for name in schema.BRANCH_NAMES})
         with output_errors(self.path):
             if self.fmt == "root":
                 self._tree.extend(_tree_chunk(records))
