@@ -36,6 +36,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--card", default=None, help="fast-simulation card (YAML)")
     ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--charged-eta", choices=["calorimeter_hit", "momentum"], default=None,
+                    help="what ParticleFlowCandidate.Eta of charged candidates holds: the calorimeter-hit eta "
+                         "(Delphes 3.5.0, the JetClass-II reference) or the momentum eta (later Delphes); "
+                         "default from the card (calorimeter_hit). CtgTheta always holds the momentum direction")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
@@ -51,7 +55,7 @@ def main(argv=None) -> int:
             if lib is None and mean > 0:
                 lib = default_pileup_library(card["pileup"]["library_events"])
                 logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
-            sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed)
+            sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed, charged_eta=args.charged_eta)
             resimulate(args.input, args.output, sim, batch=args.batch)
     except (DelphesInputError, SimulationInputError, PileupLibraryError, OutputError) as exc:
         print(f"fastsim: error: {exc}", file=sys.stderr)

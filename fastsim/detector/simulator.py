@@ -24,22 +24,30 @@ from .tracking import reconstruct_tracks
 log = logging.getLogger(__name__)
 
 MM_PER_M = 1e3
-NO_HIT_ETA = 999.0          # eta handed to tracking for particles that never reach the calorimeter
 NULL_ETA = 999.9            # Delphes' eta (and CtgTheta) of a null momentum vector
 NULL_CTG_THETA = 1e10
+#: What ParticleFlowCandidate.Eta of a charged candidate holds (Delphes 3.5.0: the calorimeter hit).
+CHARGED_ETA_CHOICES = ("calorimeter_hit", "momentum")
 
 
 class Simulator:
     """Fast detector simulation with pile-up and PUPPI (contract 3 of docs/architecture.md).
 
     ``card``: dict or YAML path (None: default card); ``pileup_library``: parquet library of
-    minimum-bias events (needed when the mean pile-up is > 0); ``seed``: seeds every random stream.
+    minimum-bias events (needed when the mean pile-up is > 0); ``seed``: seeds every random stream;
+    ``charged_eta``: what ``ParticleFlowCandidate.Eta`` of charged candidates holds,
+    ``"calorimeter_hit"`` (Delphes 3.5.0, the JetClass-II reference) or ``"momentum"`` (later
+    Delphes); None: the card's ``output.charged_eta``. ``CtgTheta`` always holds the momentum direction.
     """
 
-    def __init__(self, card=None, pileup_library=None, mean_pileup: float | None = None, seed: int = 1):
+    def __init__(self, card=None, pileup_library=None, mean_pileup: float | None = None, seed: int = 1,
+                 charged_eta: str | None = None):
         from generation.pileup_library import load_pileup_library
 
         self.card = load_card(card)
+        self.charged_eta = charged_eta or self.card.get("output", {}).get("charged_eta", "calorimeter_hit")
+        if self.charged_eta not in CHARGED_ETA_CHOICES:
+            raise SimulationInputError(f"charged_eta must be one of {CHARGED_ETA_CHOICES}, got {self.charged_eta!r}")
         self.mean_pileup = float(self.card["pileup"]["mean"] if mean_pileup is None else mean_pileup)
         if not np.isfinite(self.mean_pileup) or self.mean_pileup < 0:
             raise SimulationInputError(f"mean pile-up must be a number >= 0, got {self.mean_pileup}")
@@ -104,13 +112,18 @@ class Simulator:
     def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu):
         """Particles of a batch -> PUPPI-weighted candidates: tracks and towers, charged-hadron
         subtraction, PUPPI weights, then the ``ParticleFlowCandidate`` collection."""
-        t_idx, trk, reached, hit_eta, hit_phi = self._tracks(cols, vtx)
-        tw = self._towers(cols, ev, t_idx, trk, reached, hit_eta, hit_phi)
+        t_idx, trk, prop = self._tracks(cols, vtx)
+        tw = self._towers(cols, ev, t_idx, trk, prop)
         pu = self.card["puppi"]
         t_ev = ev[t_idx]
-        # charged-hadron subtraction: tracks of pile-up particles away from the PV are reco-PU
+        # charged-hadron subtraction (TrackPileUpSubtractor): tracks of pile-up particles farther
+        # than the resolution from the primary vertex in z are reco pile-up. Delphes compares
+        # the z of the track's calorimeter hit (the Position its candidate carries), which lies
+        # metres from the vertex: in effect every pile-up track is removed.
         pv_res_mm = self.card["tracking"]["pv_z_resolution_m"] * MM_PER_M
-        reco_pu = (vtx[t_idx] > 0) & (np.abs(cols["Z"][t_idx] - z_pv[t_ev]) > pv_res_mm)
+        z_trk = prop["z_hit"][t_idx] if self.card["tracking"].get("chs_z", "calorimeter_hit") == "calorimeter_hit" \
+            else cols["Z"][t_idx]
+        reco_pu = (vtx[t_idx] > 0) & (np.abs(z_trk - z_pv[t_ev]) > pv_res_mm)
         lepton = np.isin(np.abs(cols["PID"][t_idx]).astype(np.int64), pu["lepton_pids"])
         # Delphes' RunPUPPI hands PUPPI a fraction of the generated vertices (its vertex efficiency)
         n_pv = np.floor(pu["reconstructed_vertex_fraction"] * (1 + n_pu)).astype(np.float64)
@@ -119,20 +132,19 @@ class Simulator:
         w_trk[~lepton] = w_hadr
         w_trk[lepton] = 1.0  # leptons bypass PUPPI and are added back
         w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
-        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev)
+        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, self.charged_eta)
 
     def _tracks(self, cols, vtx):
         """Propagation to the calorimeters and track reconstruction.
 
-        Returns (track particle indices, track columns, reached calorimeter, hit eta, hit phi)."""
+        Returns (track particle indices, track columns, propagation result per particle)."""
         card = self.card
-        hit_eta, hit_phi, reached = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"],
-                                              cols["Charge"], card["magnetic_field"])
-        t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], is_pu=vtx > 0,
-                                        hit_eta=np.where(reached, hit_eta, NO_HIT_ETA))
-        return t_idx, trk, reached, hit_eta, hit_phi
+        prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"],
+                         card["magnetic_field"])
+        t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], prop, is_pu=vtx > 0)
+        return t_idx, trk, prop
 
-    def _towers(self, cols, ev, t_idx, trk, reached, hit_eta, hit_phi):
+    def _towers(self, cols, ev, t_idx, trk, prop):
         """ECAL then HCAL towers with energy flow (rescaling ``trk`` in place); the neutral towers
         within the PUPPI acceptance, with their pT."""
         card = self.card
@@ -140,8 +152,8 @@ class Simulator:
         calo_res = trk["res"]
         towers = []
         for geo, ccard, is_ecal, frac in ((self.ecal, card["ecal"], True, f_ecal), (self.hcal, card["hcal"], False, f_hcal)):
-            tw, scale = calorimeter(self.rng, geo, ccard, is_ecal, ev, hit_eta, hit_phi, reached, cols["E"], frac,
-                                    t_idx, trk["E"], calo_res)
+            tw, scale = calorimeter(self.rng, geo, ccard, is_ecal, ev, prop["eta"], prop["phi"], prop["inside"],
+                                    cols["E"], frac, t_idx, trk["E"], calo_res)
             towers.append(tw)
             # tracks rescaled by the calorimeter measurement keep their direction and mass
             trk["PT"] = trk["PT"] * scale
@@ -199,9 +211,15 @@ def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
     return w[:n_h], w[n_h:]
 
 
-def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev):
+def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, charged_eta="calorimeter_hit"):
     """The ``ParticleFlowCandidate`` collection: tracks and towers of positive weight, momenta
-    scaled by it, pT-ordered per event."""
+    scaled by it, pT-ordered per event.
+
+    ``Eta`` is what Delphes writes there: the eta of the candidate's position, which for a
+    track in Delphes 3.5.0 is its calorimeter hit (``charged_eta="calorimeter_hit"``; the
+    published JetClass-II constituents were built from it) and for a tower its (smeared)
+    centre; ``CtgTheta`` holds the momentum direction, which the jets are clustered from.
+    """
     kt, kn = w_trk > 0, w_tw > 0
     nt, nn = int(kt.sum()), int(kn.sum())
     zeros_n = np.zeros(nn)
@@ -211,7 +229,6 @@ def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev):
         "PID": np.concatenate([cols["PID"][t_idx][kt], tw["PID"][kn]]).astype(np.int32),
         "Charge": np.concatenate([cols["Charge"][t_idx][kt], zeros_n]).astype(np.int32),
         "PT": np.concatenate([trk["PT"][kt] * wt, tw["PT"][kn] * wn]),
-        "Eta": np.concatenate([trk["Eta"][kt], tw["Eta"][kn]]),
         "Phi": np.concatenate([trk["Phi"][kt], tw["Phi"][kn]]),
         "Mass": np.concatenate([trk["Mass"][kt], zeros_n]),
         "E": np.concatenate([trk["E"][kt] * wt, tw["E"][kn] * wn]),
@@ -220,16 +237,21 @@ def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev):
         "Eem": np.concatenate([np.zeros(nt), tw["Eem"][kn]]),
         "Ehad": np.concatenate([np.zeros(nt), tw["Ehad"][kn]]),
     }
+    mom_eta = np.concatenate([trk["Eta"][kt], tw["Eta"][kn]])
     for f in ("D0", "DZ", "ErrorD0", "ErrorDZ", "X", "Y", "Z"):
         c[f] = np.concatenate([trk[f][kt], zeros_n])
     c["ErrorPT"] = np.concatenate([trk["ErrorPT"][kt], zeros_n])
     c["VertexIndex"] = np.full(len(c["ev"]), -1, np.int32)  # as Delphes writes it
-    c["P"] = c["PT"] * np.cosh(c["Eta"])
-    c["CtgTheta"] = np.sinh(c["Eta"])
-    c["ErrorP"] = c["ErrorPT"] * np.cosh(c["Eta"])
-    # tracks rescaled to zero by an empty tower: Delphes writes the direction of a null vector
+    c["P"] = c["PT"] * np.cosh(mom_eta)
+    c["CtgTheta"] = np.sinh(mom_eta)
+    c["ErrorP"] = c["ErrorPT"] * np.cosh(mom_eta)
     null = c["PT"] <= 0
-    c["P"][null], c["Eta"][null], c["Phi"][null], c["CtgTheta"][null] = 0.0, NULL_ETA, 0.0, NULL_CTG_THETA
+    if charged_eta == "calorimeter_hit":
+        c["Eta"] = np.concatenate([trk["HitEta"][kt], tw["Eta"][kn]])
+    else:  # the momentum direction; a null vector gets Delphes' +-999.9
+        c["Eta"] = np.where(null, NULL_ETA, mom_eta)
+    # tracks rescaled to zero by an empty tower: the direction of a null vector
+    c["P"][null], c["Phi"][null], c["CtgTheta"][null] = 0.0, 0.0, NULL_CTG_THETA
     order = np.lexsort((-c["PT"], c["ev"]))
     counts = np.bincount(c["ev"], minlength=n_ev)
     return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
