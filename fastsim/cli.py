@@ -9,12 +9,15 @@ from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.logs import setup_cli_logging
 
 
-def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop: int | None = None) -> None:
+def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop: int | None = None,
+               on_batch=None) -> None:
     """Re-simulate the ``Particle`` record of a Delphes-format file into a new Delphes-format file.
 
     The stored record sits at its old primary vertex (``Vertex[0]``); it is moved back to the
-    origin before the simulation draws a new one. Raises ``DelphesInputError`` for unreadable
-    input, missing branches or non-finite values, ``OutputError`` for an output that cannot be written.
+    origin before the simulation draws a new one. ``on_batch(n_events)`` is called after each
+    batch is written (benchmarks time the steady state with it). Raises ``DelphesInputError`` for
+    unreadable input, missing branches or non-finite values, ``OutputError`` for an output that
+    cannot be written.
     """
     from fastsim.detector import recentre
     from jetclass2.delphes_tree import DelphesWriter, iterate_particles, open_tree
@@ -25,6 +28,8 @@ def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop:
             if pv_z is not None:
                 particles = recentre(particles, pv_z, pv_t)
             w.extend(simulator.process(particles))
+            if on_batch is not None:
+                on_batch(len(particles))
 
 
 def main(argv=None) -> int:

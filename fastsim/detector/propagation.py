@@ -32,7 +32,7 @@ def propagate(px, py, pz, x, y, z, charge, fcard):
     tracker volume with pT^2 >= 1e-9: propagated; the others are dropped), ``eta`` and
     ``phi`` of the calorimeter hit seen from the origin, ``z_hit`` [mm], and for charged
     particles ``phi_d`` (momentum phi at the closest approach), ``d0`` and ``dz`` [mm]
-    (neutral particles: the momentum phi, 0, 0).
+    (neutral particles: 0, 0, 0).
     """
     f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
     n = len(px)
@@ -44,23 +44,17 @@ def propagate(px, py, pz, x, y, z, charge, fcard):
 
 
 @numba.njit(cache=True)
-def _wrap(a):
-    """Angle wrapped to [-pi, pi)."""
-    return (a + math.pi) % (2 * math.pi) - math.pi
-
-
-@numba.njit(cache=True)
 def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
     for i in range(len(px)):
         pt2 = px[i] * px[i] + py[i] * py[i]
         ok = math.hypot(x[i], y[i]) <= radius and abs(z[i]) <= half and pt2 >= MIN_PT2
         inside[i] = ok
-        phi0 = math.atan2(py[i], px[i])
-        out[3, i], out[4, i], out[5, i] = phi0, 0.0, 0.0
+        out[3, i], out[4, i], out[5, i] = 0.0, 0.0, 0.0
         if not ok:
             out[0, i], out[1, i], out[2, i] = 0.0, 0.0, z[i]
             continue
         pt = math.sqrt(pt2)
+        c0, s0 = px[i] / pt, py[i] / pt  # cos, sin of the initial momentum phi
         if q[i] == 0:
             # straight line to the barrel or the end cap, whichever comes first
             cross = px[i] * y[i] - py[i] * x[i]
@@ -73,16 +67,18 @@ def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
             # transverse path s for either charge (positive particles turn clockwise, field along +z)
             r = pt / (q[i] * bz * GEV_PER_TESLA_METRE) * 1e3
             sgn = 1.0 if r > 0 else -1.0
-            xc = x[i] + r * math.sin(phi0)
-            yc = y[i] - r * math.cos(phi0)
+            xc = x[i] + r * s0
+            yc = y[i] - r * c0
             rc = math.hypot(xc, yc)
-            # closest approach to the beam line: the point of the circle on the line centre -> origin
-            phd = math.atan2(sgn * xc, -sgn * yc)
-            s_d = _wrap(phi0 - phd) * r  # transverse path to it (< 0: behind the production point)
-            xd, yd = _on_helix(x[i], y[i], phi0, r, s_d)
+            # closest approach to the beam line: the point of the circle on the line centre -> origin,
+            # where the momentum phase phi_d has sin = sgn xc / rc, cos = -sgn yc / rc
+            sd, cd = sgn * xc / rc, -sgn * yc / rc
+            # transverse path to it: r times the phase turned, in (-pi, pi] (< 0: behind the start)
+            s_d = math.atan2(s0 * cd - c0 * sd, c0 * cd + s0 * sd) * r
+            xd, yd = _on_helix(x[i], y[i], c0, s0, r, s_d)
             cot = pz[i] / pt
-            out[3, i] = phd
-            out[4, i] = xd * math.sin(phd) - yd * math.cos(phd)
+            out[3, i] = math.atan2(sd, cd)
+            out[4, i] = xd * sd - yd * cd
             out[5, i] = z[i] + cot * s_d
             ar = abs(r)
             s = math.inf
@@ -93,7 +89,7 @@ def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
                 s = min(s, (math.copysign(half, pz[i]) - z[i]) / cot)
             if not math.isfinite(s):
                 s = 0.0  # curls forever inside the barrel (pz = 0): stays put
-            hx, hy = _on_helix(x[i], y[i], phi0, r, s)
+            hx, hy = _on_helix(x[i], y[i], c0, s0, r, s)
             hz = z[i] + cot * s
         rh = math.hypot(hx, hy)
         out[0, i] = math.asinh(hz / rh) if rh > 0 else math.copysign(1e10, hz)
@@ -102,10 +98,11 @@ def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
 
 
 @numba.njit(cache=True)
-def _on_helix(x, y, phi0, r, s):
-    """Transverse position after the path s along the circle of signed radius r (stable for
-    large r: written with the half-angle, no difference of large numbers)."""
-    half_turn = 0.5 * s / r
-    mid = phi0 - half_turn
-    chord = 2 * r * math.sin(half_turn)
-    return x + chord * math.cos(mid), y + chord * math.sin(mid)
+def _on_helix(x, y, c0, s0, r, s):
+    """Transverse position after the path s along the circle of signed radius r from (x, y)
+    with initial direction (c0, s0): the chord 2 r sin(h) at the mid angle phi0 - h, h = s / 2r
+    (stable for large r: no difference of large numbers)."""
+    h = 0.5 * s / r
+    sh, ch = math.sin(h), math.cos(h)
+    chord = 2 * r * sh
+    return x + chord * (c0 * ch + s0 * sh), y + chord * (s0 * ch - c0 * sh)

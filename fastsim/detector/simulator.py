@@ -17,7 +17,7 @@ import numpy as np
 from .calorimeter import CaloGeometry, calorimeter, energy_fractions
 from .card import C_MM_PER_S, SimulationInputError, load_card, visible
 from .pileup import FIELDS, PileupLibrary, draw_vertices
-from .propagation import propagate
+from .propagation import MIN_PT2, propagate
 from .puppi import NEUTRAL, PU_TRACK, PV_TRACK, puppi_weights
 from .tracking import reconstruct_tracks
 
@@ -58,7 +58,7 @@ class Simulator:
                 raise SimulationInputError("a pile-up library is needed for mean pile-up > 0")
             min_events = int(self.card["pileup"].get("min_library_events", 1))
             lib = load_pileup_library(pileup_library, min_events=1)
-            self.pileup = PileupLibrary(lib, str(pileup_library), min_events)
+            self.pileup = PileupLibrary(lib, str(pileup_library), min_events, reach=_reach_filter(self.card))
             if self.pileup.n_events < 10 * self.mean_pileup:
                 log.warning("pile-up library %s has only %d events for mean pile-up %.0f: overlays repeat often",
                             pileup_library, self.pileup.n_events, self.mean_pileup)
@@ -92,18 +92,20 @@ class Simulator:
         cols["T"] = cols["T"] + np.repeat(t_pv, h_counts)
         ev = np.repeat(np.arange(n_ev), h_counts)
         vtx = np.zeros(len(ev), np.int64)
+        charged = cols["Charge"] != 0
+        hard_ndf = np.bincount(ev[charged], minlength=n_ev)
+        hard_sumpt2 = np.bincount(ev[charged], weights=(cols["Px"] ** 2 + cols["Py"] ** 2)[charged], minlength=n_ev)
         pu_z = pu_t = np.zeros(0)
+        pick = np.zeros(0, np.int64)
         if self.pileup is not None and n_pu.sum():
-            pu_cols, pu_ev, pu_vtx, pu_z, pu_t = self.pileup.overlay(rng, n_pu, pcard)
+            # hard-scatter and pile-up particles side by side (no stage needs them in event order)
+            pu_cols, pu_ev, pu_vtx, pu_z, pu_t, pick = self.pileup.overlay(rng, n_pu, pcard)
             cols = {f: np.concatenate([cols[f], pu_cols[f]]) for f in cols}
             ev = np.concatenate([ev, pu_ev])
             vtx = np.concatenate([vtx, pu_vtx])
-        order = np.argsort(ev, kind="stable")
-        cols = {f: v[order] for f, v in cols.items()}
-        ev, vtx = ev[order], vtx[order]
 
         cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu)
-        vertices = self._vertices(cols, ev, vtx, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t)
+        vertices = self._vertices(n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick)
         record = _shift_record(particles, z_pv, t_pv)
         self.n_events += n_ev
         return {"Particle": record, "ParticleFlowCandidate": cands, "Vertex": vertices}
@@ -165,27 +167,61 @@ class Simulator:
         return tw
 
 
-    def _vertices(self, cols, ev, vtx, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t):
+    def _vertices(self, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick):
+        """The ``Vertex`` collection: the hard-scatter vertex, then the pile-up vertices, with the
+        generator-level charged multiplicity (NDF) and sum pT^2 of each interaction."""
         counts = 1 + n_pu
         n = int(counts.sum())
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        z = np.empty(n)
-        t = np.empty(n)
-        z[starts], t[starts] = z_pv, t_pv
         is_pu = np.ones(n, bool)
         is_pu[starts] = False
+        z, t, ndf, sumpt2 = np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty(n)
+        z[starts], t[starts], ndf[starts], sumpt2[starts] = z_pv, t_pv, hard_ndf, hard_sumpt2
         z[is_pu], t[is_pu] = pu_z, pu_t
-        # generator-level charged multiplicity and sum pT^2 of each vertex
-        glob = starts[ev] + vtx
-        charged = cols["Charge"] != 0
-        pt2 = cols["Px"] ** 2 + cols["Py"] ** 2
-        sumpt2 = np.bincount(glob[charged], weights=pt2[charged], minlength=n)
-        ndf = np.bincount(glob[charged], minlength=n)
+        if self.pileup is not None:
+            ndf[is_pu], sumpt2[is_pu] = self.pileup.ndf[pick], self.pileup.sumpt2[pick]
         cols_v = {"T": t, "X": np.zeros(n), "Y": np.zeros(n), "Z": z, "ErrorT": np.zeros(n), "ErrorX": np.zeros(n),
                   "ErrorY": np.zeros(n), "ErrorZ": np.zeros(n),
                   "Index": (np.arange(n) - np.repeat(starts, counts)).astype(np.int32),
                   "NDF": ndf.astype(np.int32), "Sigma": np.zeros(n), "SumPT2": sumpt2}
         return ak.zip({k: ak.unflatten(v, counts) for k, v in cols_v.items()}, depth_limit=2)
+
+
+def _reach_filter(card):
+    """Which pile-up library particles can leave a trace in the detector (applied once, when the
+    library is loaded): produced within the tracker radius (Delphes drops the others), with
+    pT^2 >= 1e-9, and not so far forward that the only calorimeter cells they can hit lie
+    wholly beyond the neutral acceptance (``puppi.neutral_max_abs_eta``; no track reaches there).
+
+    Bound: a particle produced within R0 = 10 mm of the beam line and |z| <= z_max (the vertex
+    window) reaches the end cap |z| = L within a radius R0 + (L + z_max) / sinh|eta|; it hits
+    only cells beyond |eta_cell| (the first cell edge past the acceptance) if that radius is
+    below L / sinh(eta_cell). Dropping such particles changes no output.
+    """
+    fcard = card["magnetic_field"]
+    radius, half = fcard["radius_m"] * 1e3, fcard["half_length_m"] * 1e3
+    z_max = card["pileup"]["z_max_m"] * 1e3
+    acceptance = float(card["puppi"].get("neutral_max_abs_eta", np.inf))
+    edges = np.abs(np.concatenate([CaloGeometry(card[c]).edges for c in ("ecal", "hcal")]))
+    beyond = edges[edges >= acceptance]
+    eta_keep = np.inf
+    r0 = 10.0
+    if len(beyond) and beyond.min() > card["tracking"]["max_abs_eta"]:
+        room = half / np.sinh(beyond.min()) - r0
+        if room > 0:
+            eta_keep = np.arcsinh((half + z_max) / room)
+
+    def reach(cols):
+        r = np.hypot(cols["X"], cols["Y"])
+        pt2 = cols["Px"] ** 2 + cols["Py"] ** 2
+        keep = (r <= radius) & (pt2 >= MIN_PT2)
+        if np.isfinite(eta_keep):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                eta = np.arcsinh(cols["Pz"] / np.sqrt(pt2))
+            keep &= ~((np.abs(eta) > eta_keep) & (r < r0))
+        return keep
+
+    return reach
 
 
 def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
