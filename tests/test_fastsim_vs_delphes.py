@@ -71,7 +71,7 @@ def _eta_shift_slope(path):
     f = "ParticleFlowCandidate."
     a = uproot.open(path)["Delphes"].arrays([f + "Eta", f + "CtgTheta", f + "Charge", f + "PT", "Vertex.Z"])
     sel = (a[f + "Charge"] != 0) & (abs(a[f + "Eta"]) < 1.0) & (a[f + "PT"] > 1.0)
-    d = ak.to_numpy(ak.flatten((np.sinh(a[f + "Eta"]) - a[f + "CtgTheta"])[sel]))
+    d = ak.to_numpy(ak.flatten((np.sinh(a[f + "Eta"][sel]) - a[f + "CtgTheta"][sel])))
     z = ak.to_numpy(ak.flatten(ak.broadcast_arrays(a["Vertex.Z"][:, 0], a[f + "PT"])[0][sel]))
     return np.polyfit(z, d, 1)[0]
 
@@ -82,6 +82,16 @@ def test_charged_eta_convention_is_delphes_350(files):
     assert s_delphes == pytest.approx(1 / 1290.0, rel=0.05)
     assert s_fast == pytest.approx(s_delphes, rel=0.05)
     assert abs(s_momentum) < 0.05 * s_delphes  # the option gives the momentum eta
+    # in the ntuple: the primary-vertex z the stored constituent eta implies (as on the published jets)
+    z = {}
+    for name, path in (("delphes", delphes), ("fast", fast), ("momentum", momentum)):
+        zj, rng, _ = V.pv_z_from_constituents(V.jets_of(path, 0.8))
+        ok = np.isfinite(zj)
+        assert ok.sum() > 100
+        z[name] = (np.std(zj[ok]), np.median(rng[ok & (rng > 0)]))
+    assert z["delphes"][0] == pytest.approx(53.0, rel=0.2)  # the card's vertex spread
+    assert z["fast"][0] == pytest.approx(z["delphes"][0], rel=0.2) and z["fast"][1] < 1.0  # mm, one z per jet
+    assert z["momentum"][0] < 1.0
     # the published-jet quantity sum(part_deta * pT) / jet_pt spreads alike
     rms = [np.std(V.jet_table(V.jets_of(p, 0.8))["S"]) for p in (delphes, fast, momentum)]
     assert rms[1] == pytest.approx(rms[0], rel=0.25) and rms[2] < 0.75 * rms[0]

@@ -134,7 +134,7 @@ class Simulator:
         w_trk[~lepton] = w_hadr
         w_trk[lepton] = 1.0  # leptons bypass PUPPI and are added back
         w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
-        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, self.charged_eta)
+        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, ~lepton, self.charged_eta)
 
     def _tracks(self, cols, vtx):
         """Propagation to the calorimeters and track reconstruction.
@@ -247,47 +247,59 @@ def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
     return w[:n_h], w[n_h:]
 
 
-def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, charged_eta="calorimeter_hit"):
+def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, via_puppi, charged_eta="calorimeter_hit"):
     """The ``ParticleFlowCandidate`` collection: tracks and towers of positive weight, momenta
     scaled by it, pT-ordered per event.
 
-    ``Eta`` is what Delphes writes there: the eta of the candidate's position, which for a
-    track in Delphes 3.5.0 is its calorimeter hit (``charged_eta="calorimeter_hit"``; the
-    published JetClass-II constituents were built from it) and for a tower its (smeared)
-    centre; ``CtgTheta`` holds the momentum direction, which the jets are clustered from.
+    Delphes' RunPUPPI replaces the momentum of every candidate it weights (``via_puppi``: the
+    tracks other than leptons, and the towers) by its PUPPI particle times the weight, and that
+    particle was built from (pT, rapidity = eta, phi, m): a massive track comes out with
+    pz = sqrt(pT^2 + m^2) sinh(eta), E = sqrt(pT^2 + m^2) cosh(eta), slightly more forward than
+    it went in, and its mass scaled by the weight. ``Eta`` is what Delphes writes there: the eta
+    of the candidate's position, which for a track in Delphes 3.5.0 is its calorimeter hit
+    (``charged_eta="calorimeter_hit"``; the published JetClass-II constituents were built from
+    it) and for a tower its (smeared) centre; ``CtgTheta`` holds the momentum direction, which
+    the jets are clustered from.
     """
     kt, kn = w_trk > 0, w_tw > 0
     nt, nn = int(kt.sum()), int(kn.sum())
     zeros_n = np.zeros(nn)
     wt, wn = w_trk[kt], w_tw[kn]
+    pt, eta, m = trk["PT"][kt], trk["Eta"][kt], trk["Mass"][kt]
+    rebuilt = via_puppi[kt]
+    m_t = np.sqrt(pt * pt + m * m)
+    sinh = np.sinh(eta)
+    pz_t = np.where(rebuilt, m_t * sinh, pt * sinh) * wt
+    e_t = np.where(rebuilt, m_t * np.cosh(eta) * wt, trk["E"][kt])
     c = {
         "ev": np.concatenate([t_ev[kt], tw["ev"][kn]]),
         "PID": np.concatenate([cols["PID"][t_idx][kt], tw["PID"][kn]]).astype(np.int32),
         "Charge": np.concatenate([cols["Charge"][t_idx][kt], zeros_n]).astype(np.int32),
-        "PT": np.concatenate([trk["PT"][kt] * wt, tw["PT"][kn] * wn]),
+        "PT": np.concatenate([pt * wt, tw["PT"][kn] * wn]),
         "Phi": np.concatenate([trk["Phi"][kt], tw["Phi"][kn]]),
-        "Mass": np.concatenate([trk["Mass"][kt], zeros_n]),
-        "E": np.concatenate([trk["E"][kt] * wt, tw["E"][kn] * wn]),
+        "Mass": np.concatenate([np.where(rebuilt, m * wt, m), zeros_n]),
+        "E": np.concatenate([e_t, tw["E"][kn] * wn]),
         "T": np.concatenate([trk["T"][kt], zeros_n]),
         # Delphes keeps the unweighted e-flow energies in Eem / Ehad
         "Eem": np.concatenate([np.zeros(nt), tw["Eem"][kn]]),
         "Ehad": np.concatenate([np.zeros(nt), tw["Ehad"][kn]]),
     }
-    mom_eta = np.concatenate([trk["Eta"][kt], tw["Eta"][kn]])
+    pz = np.concatenate([pz_t, tw["PT"][kn] * wn * np.sinh(tw["Eta"][kn])])
     for f in ("D0", "DZ", "ErrorD0", "ErrorDZ", "X", "Y", "Z"):
         c[f] = np.concatenate([trk[f][kt], zeros_n])
     c["ErrorPT"] = np.concatenate([trk["ErrorPT"][kt], zeros_n])
     c["VertexIndex"] = np.full(len(c["ev"]), -1, np.int32)  # as Delphes writes it
-    c["P"] = c["PT"] * np.cosh(mom_eta)
-    c["CtgTheta"] = np.sinh(mom_eta)
-    c["ErrorP"] = c["ErrorPT"] * np.cosh(mom_eta)
+    c["P"] = np.hypot(c["PT"], pz)
     null = c["PT"] <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c["CtgTheta"] = np.where(null, NULL_CTG_THETA, pz / c["PT"])
+    c["ErrorP"] = c["ErrorPT"] * c["P"] / np.where(null, 1.0, c["PT"])
     if charged_eta == "calorimeter_hit":
         c["Eta"] = np.concatenate([trk["HitEta"][kt], tw["Eta"][kn]])
     else:  # the momentum direction; a null vector gets Delphes' +-999.9
-        c["Eta"] = np.where(null, NULL_ETA, mom_eta)
-    # tracks rescaled to zero by an empty tower: the direction of a null vector
-    c["P"][null], c["Phi"][null], c["CtgTheta"][null] = 0.0, 0.0, NULL_CTG_THETA
+        c["Eta"] = np.where(null, NULL_ETA, np.arcsinh(np.where(null, 0.0, c["CtgTheta"])))
+    # tracks rescaled to zero by an empty tower: the azimuth of a null transverse vector
+    c["Phi"][null] = 0.0
     order = np.lexsort((-c["PT"], c["ev"]))
     counts = np.bincount(c["ev"], minlength=n_ev)
     return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
