@@ -208,12 +208,19 @@ def make_points(sample_names, pt_ranges) -> list[Point]:
     return points
 
 
+def delphes_card(pileup: Path, random_seed: int) -> str:
+    """The JetClass-II card with our pile-up file and a fixed random seed (Delphes' default, 0,
+    seeds from the clock: runs would not repeat)."""
+    text = DELPHES_CARD.read_text().replace("set PileUpFile MinBias_100k.pileup", f"set PileUpFile {pileup}")
+    return f"set RandomSeed {random_seed}\n" + text
+
+
 def delphes_file(stack: Path, workdir: Path, point: Point, n_events: int, pileup: Path, seed: int) -> tuple[Path, float]:
     """The real-Delphes file of a point (cached); returns (path, seconds it took, 0 if cached)."""
     cfg = samples.load_config()
     pseed = samples.job_seed(seed, point.sample, int(point.pt_range), "validation")
     cmnd = samples.pythia_commands(cfg, point.grid, pseed) + [f"Main:numberOfEvents = {n_events}"]
-    card = DELPHES_CARD.read_text().replace("set PileUpFile MinBias_100k.pileup", f"set PileUpFile {pileup}")
+    card = delphes_card(pileup, samples.job_seed(seed, point.sample, int(point.pt_range), "delphes"))
     tag = _digest(card, "\n".join(cmnd), pileup, stack)
     d = workdir / "delphes" / f"{point.name}_{n_events}_{tag}"
     out = d / "delphes.root"
@@ -328,6 +335,7 @@ def compare(o: dict, r: dict, n_boot: int = 200, seed: int = 0) -> dict:
     d0o, d0r, dzo, dzr = flat(o["d0"], io), flat(r["d0"], ir), flat(o["dz"], io), flat(r["dz"], ir)
     res["ratio"]["d0"] = np.median(d0o) / np.median(d0r)
     res["ratio"]["dz"] = np.median(dzo) / np.median(dzr)
+    res["ratio"] = {k: float(v) for k, v in res["ratio"].items()}
     res["stats"] = {
         "resp_median": (float(np.median(o["resp"][io])), float(np.median(r["resp"][ir]))),
         "resp_iqr": (float(_iqr(o["resp"][io])), float(_iqr(r["resp"][ir]))),
@@ -459,14 +467,16 @@ def benchmark(stack: Path, workdir: Path, point: Point, n_events: int, n_small: 
     small, _ = delphes_file(stack, workdir, point, n_small, pileup, seed)
     d = workdir / "bench"
     d.mkdir(parents=True, exist_ok=True)
-    card = big.parent / "card.tcl"
+    card = d / "card.tcl"  # other random numbers than the DelphesPythia8 run: an independent simulation
+    card.write_text(delphes_card(pileup, samples.job_seed(seed, point.sample, int(point.pt_range), "delphes-bench")))
 
     def delphes(tag, src):
         out = d / f"delphes_{tag}.root"
         out.unlink(missing_ok=True)
         t, m, cpu = run_in_stack(stack, ["DelphesROOT", str(card), out.name, str(src)], d / f"delphes_{tag}.log", d,
                                  cpu=True)
-        out.unlink(missing_ok=True)
+        if tag != "big":
+            out.unlink(missing_ok=True)
         return t, m, cpu
 
     delphes("warmup", small)  # file cache
@@ -482,6 +492,9 @@ def benchmark(stack: Path, workdir: Path, point: Point, n_events: int, n_small: 
     res["ratio"] = fs["steady_ms"] / res["delphes"]["steady_ms"]
     res["ratio_cpu"] = fs["steady_cpu_ms"] / res["delphes"]["steady_cpu_ms"]
     res["point"], res["events"], res["small"] = point, n_events, n_small
+    # control: Delphes against itself (same events, other random numbers), the noise floor of the metrics
+    res["control"] = {radius: compare(jet_table(jets_of(d / "delphes_big.root", radius)), jet_table(jets_of(big, radius)))
+                      for radius in (0.8, 1.5)}
     return res
 
 
@@ -529,11 +542,11 @@ def write_table(results, bench, conv, out: Path, args, stack_note: str) -> str:
              "Entries are fastsim / Delphes on the paired jets (± bootstrap standard error); **✗** marks a "
              "missed target. pT, m_SD, constituents: median over the paired jets of the per-jet ratio (m_SD: "
              f"jets whose GEN-jet m_SD > {MSD_MIN:g} GeV, the same jets in both); IQR: of the pT response (jet pT / GEN-jet pT); "
-             "fractions: mean charged / photon / neutral-hadron constituent pT over the GEN-jet pT; |d0|, |dz|: "
+             "fractions: mean charged / photon / neutral-hadron constituent pT over the GEN-jet pT; \\|d0\\|, \\|dz\\|: "
              "median over the charged constituents. Targets: pT 1.5%, m_SD 2.5%, constituents 5%, IQR 15%, "
              "fractions 10%.", ""]
     hdr = ["point", "R", "pairs (fs/D)", "pT resp.", "m_SD", "constituents", "IQR resp.", "f charged", "f photon",
-           "f neutral had.", "|d0|", "|dz|"]
+           "f neutral had.", "\\|d0\\|", "\\|dz\\|"]
     lines += ["| " + " | ".join(hdr) + " |", "|" + " --- |" * len(hdr)]
     n_fail = 0
     for res in results:
@@ -544,10 +557,22 @@ def write_table(results, bench, conv, out: Path, args, stack_note: str) -> str:
                                             f"{c['n_pairs']} ({c['n_fastsim']}/{c['n_delphes']})"]
                                            + [fmt_ratio(c, k) for k in ("pt", "msd", "nconst", "iqr", "f_ch", "f_ph",
                                                                         "f_nh", "d0", "dz")]) + " |")
-    lines += ["", f"Targets missed: {n_fail} (of {len(TARGETS)} per row).", "",
+    lines += ["", f"Targets missed: {n_fail} (of {len(TARGETS)} per row, {len(TARGETS) * sum(len(r['radius']) for r in results)} "
+              "in all).", ""]
+    if bench and "control" in bench:
+        lines += ["Control, the noise floor of these numbers: Delphes against itself on the same events "
+                  f"({bench['point'].label()}; `DelphesROOT` with other random numbers / the `DelphesPythia8` run):", "",
+                  "| control | R | pairs | pT resp. | m_SD | constituents | IQR resp. | f charged | f photon | "
+                  "f neutral had. | \\|d0\\| | \\|dz\\| |", "|" + " --- |" * 12]
+        for radius, c in bench["control"].items():
+            lines.append("| " + " | ".join(["Delphes / Delphes", f"{radius:g}", f"{c['n_pairs']}"]
+                                           + [fmt_ratio(c, k) for k in ("pt", "msd", "nconst", "iqr", "f_ch", "f_ph",
+                                                                        "f_nh", "d0", "dz")]) + " |")
+        lines.append("")
+    lines += [
               "## Medians and means (fastsim / Delphes)", "",
               "| point | R | pT response median | IQR | m_SD median [GeV] | constituents (median, mean) | f charged | "
-              "f photon | f neutral had. | median |d0| [um] | median |dz| [um] |", "|" + " --- |" * 11]
+              "f photon | f neutral had. | median \\|d0\\| [um] | median \\|dz\\| [um] |", "|" + " --- |" * 11]
     for res in results:
         for radius, rr in res["radius"].items():
             st = rr["cmp"].get("stats")
@@ -729,8 +754,12 @@ def main(argv=None) -> int:
     plots(results, conv, out)
     summary = {f"{r['point'].name}_R{radius:g}": {k: v for k, v in rr["cmp"].items() if not k.startswith("_")}
                for r in results for radius, rr in r["radius"].items()}
-    (workdir / "last_summary.json").write_text(json.dumps({"summary": summary, "bench": {
-        k: v for k, v in (bench or {}).items() if k != "point"}}, indent=1, default=str))
+    bench_out = {k: v for k, v in (bench or {}).items() if k not in ("point", "control")}
+    if bench:
+        bench_out["control"] = {f"R{radius:g}": {k: v for k, v in c.items() if not k.startswith("_")}
+                                for radius, c in bench["control"].items()}
+    (workdir / "last_summary.json").write_text(json.dumps({"summary": summary, "bench": bench_out}, indent=1,
+                                                          default=str))
     print(text)
     print(f"validate_fastsim: {time.perf_counter() - t0:.0f} s; table and plots in {out}", flush=True)
     return 0

@@ -39,8 +39,13 @@ def chi2_ppf_1dof(p):
 
 
 @numba.njit(cache=True)
-def _alpha(off, eta, phi, pt, is_ref, cone):
-    """alpha of every particle from the reference particles of its event (particles sorted by event)."""
+def _alpha(off, eta, rap, phi, pt, is_ref, cone):
+    """alpha of every particle from the reference particles of its event (particles sorted by event).
+
+    As PUPPI does it: the neighbours are selected within the cone in (rapidity, phi), and the
+    distance in the sum is taken in (pseudorapidity, phi). PUPPI's particles were built with the
+    candidates' eta as their rapidity, so ``rap`` is the candidates' eta and ``eta`` the
+    pseudorapidity of the built particle (larger for a massive track)."""
     out = np.zeros(len(eta))
     cone2 = cone * cone
     for e in range(len(off) - 1):
@@ -55,14 +60,17 @@ def _alpha(off, eta, phi, pt, is_ref, cone):
             s = 0.0
             for k in range(nref):
                 j = refs[k]
-                deta = eta[i] - eta[j]
-                if deta > cone or deta < -cone:
+                drap = rap[i] - rap[j]
+                if drap > cone or drap < -cone:
                     continue
                 dphi = abs(phi[i] - phi[j])
                 if dphi > np.pi:
                     dphi = 2 * np.pi - dphi
+                if drap * drap + dphi * dphi >= cone2:
+                    continue
+                deta = eta[i] - eta[j]
                 dr2 = deta * deta + dphi * dphi
-                if dr2 < cone2 and dr2 >= 1e-4:
+                if dr2 >= 1e-4:
                     s += pt[j] * pt[j] / dr2
             out[i] = np.log(s) if s > 0 else 0.0
     return out
@@ -108,7 +116,7 @@ def _med_rms(off, val, is_pu, is_pv, adjust):
 NEUTRAL, PV_TRACK, PU_TRACK = 0, 1, 2
 
 
-def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv):
+def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv, rap=None):
     """Weights of all candidates of a batch.
 
     kind: NEUTRAL, PV_TRACK (charged from the primary vertex) or PU_TRACK (charged pile-up),
@@ -116,7 +124,9 @@ def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv):
     n_pv: per event, the vertex count PUPPI uses for its neutral threshold.
     """
     off = np.concatenate([[0], np.cumsum(np.bincount(ev, minlength=n_ev))]).astype(np.int64)
-    alpha = _alpha(off, eta, phi, pt, kind == PV_TRACK, float(pcard["cone"]))
+    rap = eta if rap is None else rap
+    alpha = _alpha(off, np.ascontiguousarray(eta, dtype=np.float64), np.ascontiguousarray(rap, dtype=np.float64),
+                   phi, pt, kind == PV_TRACK, float(pcard["cone"]))
     weights = np.where(kind == PV_TRACK, 1.0, 0.0)
     aeta = np.abs(eta)
     lo = 0.0

@@ -237,10 +237,12 @@ def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
         h_eta = np.where(h_pt > 0, np.arcsinh(np.sqrt(1 + (h_m / np.where(h_pt > 0, h_pt, 1)) ** 2)
                                                * np.sinh(trk["Eta"][hadr])), NULL_ETA)
     p_eta = np.concatenate([h_eta, tw["Eta"]])
+    p_rap = np.concatenate([trk["Eta"][hadr], tw["Eta"]])
     p_phi = np.concatenate([trk["Phi"][hadr], tw["Phi"]])
     p_pt = np.concatenate([trk["PT"][hadr], tw["PT"]])
     order = np.argsort(p_ev, kind="stable")
-    w_sorted = puppi_weights(pcard, p_ev[order], p_eta[order], p_phi[order], p_pt[order], p_kind[order], n_ev, n_pv)
+    w_sorted = puppi_weights(pcard, p_ev[order], p_eta[order], p_phi[order], p_pt[order], p_kind[order], n_ev, n_pv,
+                             rap=p_rap[order])
     w = np.empty_like(w_sorted)
     w[order] = w_sorted
     n_h = int(hadr.sum())
