@@ -9,12 +9,15 @@ from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.logs import setup_cli_logging
 
 
-def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop: int | None = None) -> None:
+def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop: int | None = None,
+               on_batch=None) -> None:
     """Re-simulate the ``Particle`` record of a Delphes-format file into a new Delphes-format file.
 
     The stored record sits at its old primary vertex (``Vertex[0]``); it is moved back to the
-    origin before the simulation draws a new one. Raises ``DelphesInputError`` for unreadable
-    input, missing branches or non-finite values, ``OutputError`` for an output that cannot be written.
+    origin before the simulation draws a new one. ``on_batch(n_events)`` is called after each
+    batch is written (benchmarks time the steady state with it). Raises ``DelphesInputError`` for
+    unreadable input, missing branches or non-finite values, ``OutputError`` for an output that
+    cannot be written.
     """
     from fastsim.detector import recentre
     from jetclass2.delphes_tree import DelphesWriter, iterate_particles, open_tree
@@ -25,6 +28,8 @@ def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop:
             if pv_z is not None:
                 particles = recentre(particles, pv_z, pv_t)
             w.extend(simulator.process(particles))
+            if on_batch is not None:
+                on_batch(len(particles))
 
 
 def main(argv=None) -> int:
@@ -36,6 +41,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--card", default=None, help="fast-simulation card (YAML)")
     ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--charged-eta", choices=["calorimeter_hit", "momentum"], default=None,
+                    help="what ParticleFlowCandidate.Eta of charged candidates holds: the calorimeter-hit eta "
+                         "(Delphes 3.5.0, the JetClass-II reference) or the momentum eta (later Delphes); "
+                         "default from the card (calorimeter_hit). CtgTheta always holds the momentum direction")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
@@ -51,7 +60,7 @@ def main(argv=None) -> int:
             if lib is None and mean > 0:
                 lib = default_pileup_library(card["pileup"]["library_events"])
                 logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
-            sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed)
+            sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed, charged_eta=args.charged_eta)
             resimulate(args.input, args.output, sim, batch=args.batch)
     except (DelphesInputError, SimulationInputError, PileupLibraryError, OutputError) as exc:
         print(f"fastsim: error: {exc}", file=sys.stderr)

@@ -90,43 +90,88 @@ def test_charged_particles_bend_in_the_field():
     pt = np.array([1.0, 1.0, 1.0, 0.3])
     q = np.array([1, -1, 0, 1])
     zero = np.zeros(4)
-    eta, phi, reached = propagate(pt, zero, np.full(4, 0.5), zero, zero, zero, q, card)
+    prop = propagate(pt, zero, np.full(4, 0.5), zero, zero, zero, q, card)
     radius_m = pt[0] / (0.299792458 * card["bz_tesla"])
     bend = np.arcsin(card["radius_m"] / (2 * radius_m))
-    assert phi[0] == pytest.approx(-bend, rel=1e-6) and phi[1] == pytest.approx(bend, rel=1e-6)
-    assert phi[2] == 0 and eta[2] == pytest.approx(np.arcsinh(0.5))
-    assert reached[:3].all()
+    # the hit's azimuth seen from the origin turns by half the bending angle
+    assert prop["phi"][0] == pytest.approx(-bend, rel=1e-6) and prop["phi"][1] == pytest.approx(bend, rel=1e-6)
+    assert prop["phi"][2] == 0 and prop["eta"][2] == pytest.approx(np.arcsinh(0.5))
+    assert prop["inside"].all()
+    # tracks from the beam line: no impact parameter, momentum phi unchanged at the closest approach
+    assert np.allclose(prop["d0"], 0, atol=1e-9) and np.allclose(prop["phi_d"], 0, atol=1e-12)
     # a 0.3 GeV track curls inside the barrel and reaches an end cap at a much larger |eta|
-    assert reached[3] and eta[3] > 1.5
+    assert prop["eta"][3] > 1.5 and abs(prop["z_hit"][3]) == pytest.approx(card["half_length_m"] * 1e3)
+
+
+def test_propagation_from_displaced_vertices():
+    """Particles produced outside the tracker volume are dropped (Delphes' ParticlePropagator);
+    displaced ones hit the calorimeter where their line or helix meets it, and a displaced
+    track gets the impact parameter of its helix."""
+    card = load_card()["magnetic_field"]
+    r_mm, half_mm = card["radius_m"] * 1e3, card["half_length_m"] * 1e3
+    # neutral, charged, neutral: inside (1 m), outside in r (1.3 m), outside in z (3.1 m)
+    x = np.array([1000.0, 1300.0, 0.0])
+    z = np.array([0.0, 0.0, 3100.0])
+    prop = propagate(np.full(3, 10.0), np.zeros(3), np.zeros(3), x, np.zeros(3), z, np.array([0, 1, 0]), card)
+    assert prop["inside"].tolist() == [True, False, False]
+    # a photon from (0, 500 mm, 0) flying along +x hits the barrel at x = sqrt(R^2 - 500^2), z = 0
+    prop = propagate(np.array([5.0]), np.zeros(1), np.array([5.0]), np.zeros(1), np.array([500.0]), np.zeros(1),
+                     np.zeros(1), card)
+    xh = np.sqrt(r_mm ** 2 - 500.0 ** 2)
+    assert prop["z_hit"][0] == pytest.approx(xh) and prop["phi"][0] == pytest.approx(np.arctan2(500.0, xh))
+    assert prop["eta"][0] == pytest.approx(np.arcsinh(xh / r_mm))
+    # a 2 GeV positive track produced at (0, 50 mm, 0) along +x: its circle (centre below the
+    # start, radius rho) passes the beam line at distance rho - (rho - 50) = 50 mm: d0 = +-50 mm
+    rho = 2.0 / (0.299792458 * card["bz_tesla"]) * 1e3
+    prop = propagate(np.array([2.0]), np.zeros(1), np.zeros(1), np.zeros(1), np.array([50.0]), np.zeros(1),
+                     np.ones(1), card)
+    assert abs(prop["d0"][0]) == pytest.approx(50.0, rel=1e-9)
+    # closest approach where the circle's radius points at the origin: phi_d = 0, the start
+    assert prop["phi_d"][0] == pytest.approx(0.0, abs=1e-12)
+    # hit on the barrel where the circle centred at (0, 50 - rho) meets r = R
+    yc = 50.0 - rho
+    yh = (r_mm ** 2 - rho ** 2 + yc ** 2) / (2 * yc)
+    assert np.hypot(*np.array([prop["z_hit"][0], 0.0])) == pytest.approx(0.0, abs=1e-9)
+    assert np.sin(prop["phi"][0]) * r_mm == pytest.approx(yh, rel=1e-9)
+    assert half_mm > 0
 
 
 def test_tracking_efficiency_follows_the_card():
     rng = np.random.default_rng(1)
     tcard = load_card()["tracking"]
+    fcard = load_card()["magnetic_field"]
     n = 20000
-    eta = np.concatenate([np.full(n, 0.5), np.full(n, 0.5), np.full(n, 2.0), np.full(n, 3.0)])
-    pt = np.concatenate([np.full(n, 5.0), np.full(n, 0.5), np.full(n, 5.0), np.full(n, 5.0)])
+    eta = np.concatenate([np.full(n, 0.3), np.full(n, 0.5), np.full(n, 2.0), np.full(n, 3.0)])
+    # 0.8 GeV: helix diameter 1.4 m, still reaches the barrel (0.5 GeV would curl onto an end cap)
+    pt = np.concatenate([np.full(n, 5.0), np.full(n, 0.8), np.full(n, 5.0), np.full(n, 5.0)])
     m = 0.13957
     cols = {"PID": np.full(4 * n, 211.0), "Charge": np.ones(4 * n), "Px": pt, "Py": np.zeros(4 * n), "Pz": pt * np.sinh(eta),
             "X": np.zeros(4 * n), "Y": np.zeros(4 * n), "Z": np.zeros(4 * n), "T": np.zeros(4 * n)}
     cols["E"] = np.sqrt((pt * np.cosh(eta)) ** 2 + m * m)
-    idx, trk = reconstruct_tracks(rng, cols, tcard)
+    prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"], fcard)
+    idx, trk = reconstruct_tracks(rng, cols, tcard, prop)
     frac = np.bincount(idx // n, minlength=4) / n
     expected = [0.95, 0.70, 0.85, 0.0]
     assert np.allclose(frac, expected, atol=4 * np.sqrt(0.25 / n))
     sel = idx < n
-    a, b = tcard["momentum_resolution"]["hadron"]["a"][0], tcard["momentum_resolution"]["hadron"]["b"][0]
     # TrackSmearing restores the generated momentum (resolution 0 in the card, as the real files show)
     assert np.all(trk["PT"] == pt[idx]) and np.all(trk["res"] == 0) and np.all(trk["ErrorPT"] == 0)
     # impact-parameter errors from the card's TrackSmearing table, D0 spread consistent with them
     assert np.all(trk["ErrorD0"][sel] > 0) and np.std(trk["D0"][sel] / trk["ErrorD0"][sel]) == pytest.approx(1.0, rel=0.05)
-    # pile-up tracks: not smeared by TrackSmearing, zero errors, MomentumSmearing's resolution
-    ipu, pu = reconstruct_tracks(rng, cols, tcard, is_pu=np.ones(4 * n, bool))
+    # the track's calorimeter-hit eta is kept beside its momentum eta
+    assert np.allclose(trk["Eta"], eta[idx]) and np.all(trk["HitEta"][sel] >= trk["Eta"][sel] - 1e-12)
+    # pile-up tracks: smeared like the others (ApplyToPileUp, Delphes' default) ...
+    ipu, pu = reconstruct_tracks(rng, cols, tcard, prop, is_pu=np.ones(4 * n, bool))
+    assert np.all(pu["ErrorD0"][ipu < n] > 0) and np.all(pu["res"] == 0)
+    # ... unless the card switches it off: no d0/dz smearing, zero errors, MomentumSmearing's resolution
+    a, b = tcard["momentum_resolution"]["hadron"]["a"][0], tcard["momentum_resolution"]["hadron"]["b"][0]
+    off = {**tcard, "track_smearing": {**tcard["track_smearing"], "apply_to_pileup": False}}
+    ipu, pu = reconstruct_tracks(rng, cols, off, prop, is_pu=np.ones(4 * n, bool))
     assert np.all(pu["ErrorD0"] == 0) and np.all(pu["D0"] == 0) and np.all(pu["PT"] == pt[ipu])
     assert pu["res"][0] == pytest.approx(np.hypot(a, b * 5.0))
     # a card without TrackSmearing keeps MomentumSmearing's log-normal pT resolution (unbiased mean)
     plain = {**tcard, "track_smearing": {**tcard["track_smearing"], "from_generated_momentum": False}}
-    idx, trk = reconstruct_tracks(rng, cols, plain)
+    idx, trk = reconstruct_tracks(rng, cols, plain, prop)
     rel = trk["PT"][idx < n] / 5.0 - 1
     assert np.std(rel) == pytest.approx(np.hypot(a, b * 5.0), rel=0.05)
     assert abs(np.mean(rel)) < 0.005
@@ -221,7 +266,7 @@ def test_jets_agree_with_real_delphes_on_the_same_events(library, shared_dir, tm
     assert len(common) > 150
     o, r = ours[io], real[ir]
     assert abs(np.median(ak.to_numpy(o.jet_pt / r.jet_pt)) - 1) < 0.03
-    heavy = ak.to_numpy(r.jet_sdmass) > 20
+    heavy = ak.to_numpy(r.genjet_sdmass) > 20  # the same jets in both (a cut on one side's mass biases the ratio)
     assert abs(np.median(ak.to_numpy(o.jet_sdmass / r.jet_sdmass)[heavy]) - 1) < 0.05
     assert abs(np.median(ak.to_numpy(o.jet_nparticles / r.jet_nparticles)) - 1) < 0.15
     resp = lambda j: np.median(ak.to_numpy(j.jet_pt / j.genjet_pt))  # noqa: E731

@@ -5,6 +5,6 @@ Stages: ``pileup`` (PileUpMerger), ``propagation`` (ParticlePropagator), ``track
 with energy flow), ``puppi`` (RunPUPPI); ``simulator.Simulator`` chains them.
 """
 from .card import DEFAULT_CARD, SimulationInputError, load_card
-from .simulator import Simulator, recentre
+from .simulator import CHARGED_ETA_CHOICES, Simulator, recentre
 
-__all__ = ["Simulator", "SimulationInputError", "load_card", "recentre", "DEFAULT_CARD"]
+__all__ = ["CHARGED_ETA_CHOICES", "Simulator", "SimulationInputError", "load_card", "recentre", "DEFAULT_CARD"]

@@ -79,17 +79,18 @@ def calorimeter(rng, geo: CaloGeometry, ccard, is_ecal, ev, hit_eta, hit_phi, re
     ``ev, hit_eta, hit_phi, reached, energy, fraction`` are per particle; ``trk_index`` points
     from each track to its particle; ``trk_energy`` and ``trk_res`` (relative) are per track.
     """
-    ieta, iphi, inside = geo.cell(hit_eta, hit_phi)
-    dep = reached & inside & (fraction > 0)
-    key = (ev.astype(np.int64) * len(geo.edges) + ieta) * geo.max_phi + iphi
-    p = np.flatnonzero(dep)
-    t_mask = dep[trk_index]
-    t_sel = np.flatnonzero(t_mask)
-    t_part = trk_index[t_sel]
-    keys_all = np.concatenate([key[p], key[t_part]])
-    uk, inv = np.unique(keys_all, return_inverse=True)
-    inv_p, inv_t = inv[: len(p)], inv[len(p):]
+    cand = np.flatnonzero(reached & (fraction > 0))
+    ieta, iphi, inside = geo.cell(hit_eta[cand], hit_phi[cand])
+    p = cand[inside]
+    key = (ev[p].astype(np.int64) * len(geo.edges) + ieta[inside]) * geo.max_phi + iphi[inside]
+    uk, inv_p = np.unique(key, return_inverse=True)
     n_t = len(uk)
+    # a track registers in the tower of its own particle's deposit (same hit)
+    tower_of = np.full(len(ev), -1, np.int64)
+    tower_of[p] = inv_p
+    t_sel = np.flatnonzero(tower_of[trk_index] >= 0)
+    t_part = trk_index[t_sel]
+    inv_t = tower_of[t_part]
     tower_true = np.bincount(inv_p, weights=energy[p] * fraction[p], minlength=n_t)
     u_ieta = (uk // geo.max_phi) % len(geo.edges)
     u_iphi = uk % geo.max_phi

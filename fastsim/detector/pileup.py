@@ -28,26 +28,45 @@ def draw_vertices(rng, n, pcard):
 
 
 class PileupLibrary:
-    """Minimum-bias events held as flat arrays for fast random access."""
+    """Minimum-bias events held as flat arrays for fast random access.
 
-    def __init__(self, events: ak.Array, source: str, min_events: int):
+    ``reach``: optional function of the flat columns returning which particles can leave a
+    trace in the detector; the others are dropped once, here, instead of in every overlay.
+    The vertex summaries (charged multiplicity and sum pT^2, which Delphes computes from all
+    particles of an event) are taken before.
+    """
+
+    def __init__(self, events: ak.Array, source: str, min_events: int, reach=None):
         if len(events) < min_events:
             raise SimulationInputError(f"{source}: pile-up library has {len(events)} events, at least {min_events} needed")
         missing = [f for f in FIELDS + ("Status",) if f not in events.fields]
         if missing:
             raise SimulationInputError(f"{source}: pile-up library lacks fields {missing}")
         events = events[(events.Status == 1) & visible(events.PID)]
-        self.cols = {f: np.asarray(ak.flatten(events[f]), dtype=np.float64) for f in FIELDS}
-        bad = ~np.isfinite(self.cols["E"]) | ~np.isfinite(self.cols["Px"]) | ~np.isfinite(self.cols["Pz"])
+        cols = {f: np.asarray(ak.flatten(events[f]), dtype=np.float64) for f in FIELDS}
+        bad = ~np.isfinite(cols["E"]) | ~np.isfinite(cols["Px"]) | ~np.isfinite(cols["Pz"])
         if bad.any():
             raise SimulationInputError(f"{source}: pile-up library has {bad.sum()} particles with non-finite momenta")
-        self.offsets = np.concatenate([[0], np.cumsum(np.asarray(ak.num(events)))]).astype(np.int64)
+        counts = np.asarray(ak.num(events), dtype=np.int64)
+        ev = np.repeat(np.arange(len(counts)), counts)
+        charged = cols["Charge"] != 0
+        self.ndf = np.bincount(ev[charged], minlength=len(counts))
+        self.sumpt2 = np.bincount(ev[charged], weights=(cols["Px"] ** 2 + cols["Py"] ** 2)[charged], minlength=len(counts))
+        if reach is not None:
+            keep = reach(cols)
+            cols = {f: v[keep] for f, v in cols.items()}
+            counts = np.bincount(ev[keep], minlength=len(counts))
+        self.n_particles_dropped = int(len(ev) - len(cols["E"]))
+        # one row per particle: an overlay gathers whole rows
+        self.table = np.ascontiguousarray(np.stack([cols[f] for f in FIELDS], axis=1))
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.n_events = len(events)
 
     def overlay(self, rng, n_pu, pcard):
         """Particles of sum(n_pu) random library events, at fresh vertices, rotated in phi.
 
-        Returns (columns, event index of each particle, vertex number in its event (1..n), vertex z, vertex t).
+        Returns (columns, event index of each particle, vertex number in its event (1..n),
+        vertex z, vertex t, library event of each vertex).
         """
         total = int(n_pu.sum())
         z, t = draw_vertices(rng, total, pcard)
@@ -56,17 +75,18 @@ class PileupLibrary:
         sizes = hi - lo
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         take = np.repeat(lo - starts, sizes) + np.arange(sizes.sum())
-        cols = {f: v[take] for f, v in self.cols.items()}
+        rows = self.table[take]
+        cols = {f: rows[:, k] for k, f in enumerate(FIELDS)}
         ev = np.repeat(np.repeat(np.arange(len(n_pu)), n_pu), sizes)
         first = np.repeat(np.concatenate([[0], np.cumsum(n_pu)[:-1]]), n_pu)
         vtx_local = np.arange(total) - first + 1
         vtx = np.repeat(vtx_local, sizes)
         if pcard.get("random_phi_rotation", True):
-            dphi = np.repeat(rng.uniform(-np.pi, np.pi, total), sizes)
-            c, s = np.cos(dphi), np.sin(dphi)
+            dphi = rng.uniform(-np.pi, np.pi, total)
+            c, s = np.repeat(np.cos(dphi), sizes), np.repeat(np.sin(dphi), sizes)
             for a, b in (("Px", "Py"), ("X", "Y")):
                 x, y = cols[a], cols[b]
                 cols[a], cols[b] = c * x - s * y, s * x + c * y
         cols["Z"] = cols["Z"] + np.repeat(z, sizes)
         cols["T"] = cols["T"] + np.repeat(t, sizes)
-        return cols, ev, vtx, z, t
+        return cols, ev, vtx, z, t, pick

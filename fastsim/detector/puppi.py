@@ -10,14 +10,42 @@ charged candidates get weight 1 (primary vertex) or 0 (pile-up).
 """
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
 import numba
 import numpy as np
-from scipy.stats import chi2
+
+_NORMAL = NormalDist()
+
+
+def chi2_cdf_1dof(x):
+    """CDF of the chi-squared distribution with one degree of freedom (0 for x <= 0)."""
+    return _chi2_cdf_1dof(np.ascontiguousarray(x, dtype=np.float64).ravel()).reshape(np.shape(x))
 
 
 @numba.njit(cache=True)
-def _alpha(off, eta, phi, pt, is_ref, cone):
-    """alpha of every particle from the reference particles of its event (particles sorted by event)."""
+def _chi2_cdf_1dof(x):
+    out = np.zeros(len(x))
+    for i in range(len(x)):
+        if x[i] > 0:
+            out[i] = math.erf(math.sqrt(0.5 * x[i]))
+    return out
+
+
+def chi2_ppf_1dof(p):
+    """Quantile of the chi-squared distribution with one degree of freedom (p in [0, 1))."""
+    return np.array([_NORMAL.inv_cdf(0.5 * (1.0 + v)) ** 2 for v in np.asarray(p, dtype=np.float64).ravel()])
+
+
+@numba.njit(cache=True)
+def _alpha(off, eta, rap, phi, pt, is_ref, cone):
+    """alpha of every particle from the reference particles of its event (particles sorted by event).
+
+    As PUPPI does it: the neighbours are selected within the cone in (rapidity, phi), and the
+    distance in the sum is taken in (pseudorapidity, phi). PUPPI's particles were built with the
+    candidates' eta as their rapidity, so ``rap`` is the candidates' eta and ``eta`` the
+    pseudorapidity of the built particle (larger for a massive track)."""
     out = np.zeros(len(eta))
     cone2 = cone * cone
     for e in range(len(off) - 1):
@@ -32,14 +60,17 @@ def _alpha(off, eta, phi, pt, is_ref, cone):
             s = 0.0
             for k in range(nref):
                 j = refs[k]
-                deta = eta[i] - eta[j]
-                if deta > cone or deta < -cone:
+                drap = rap[i] - rap[j]
+                if drap > cone or drap < -cone:
                     continue
                 dphi = abs(phi[i] - phi[j])
                 if dphi > np.pi:
                     dphi = 2 * np.pi - dphi
+                if drap * drap + dphi * dphi >= cone2:
+                    continue
+                deta = eta[i] - eta[j]
                 dr2 = deta * deta + dphi * dphi
-                if dr2 < cone2 and dr2 >= 1e-4:
+                if dr2 >= 1e-4:
                     s += pt[j] * pt[j] / dr2
             out[i] = np.log(s) if s > 0 else 0.0
     return out
@@ -85,7 +116,7 @@ def _med_rms(off, val, is_pu, is_pv, adjust):
 NEUTRAL, PV_TRACK, PU_TRACK = 0, 1, 2
 
 
-def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv):
+def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv, rap=None):
     """Weights of all candidates of a batch.
 
     kind: NEUTRAL, PV_TRACK (charged from the primary vertex) or PU_TRACK (charged pile-up),
@@ -93,30 +124,41 @@ def puppi_weights(pcard, ev, eta, phi, pt, kind, n_ev, n_pv):
     n_pv: per event, the vertex count PUPPI uses for its neutral threshold.
     """
     off = np.concatenate([[0], np.cumsum(np.bincount(ev, minlength=n_ev))]).astype(np.int64)
-    alpha = _alpha(off, eta, phi, pt, kind == PV_TRACK, float(pcard["cone"]))
+    rap = eta if rap is None else rap
+    alpha = _alpha(off, np.ascontiguousarray(eta, dtype=np.float64), np.ascontiguousarray(rap, dtype=np.float64),
+                   phi, pt, kind == PV_TRACK, float(pcard["cone"]))
     weights = np.where(kind == PV_TRACK, 1.0, 0.0)
     aeta = np.abs(eta)
     lo = 0.0
     for r, hi in enumerate(pcard["eta_edges"]):
         region = (aeta >= lo) & (aeta < hi)
         ref = region & (pt >= pcard["rms_pt_min"][r])
-        if pcard.get("pv_tracks_in_reference", False):
+        mode = pcard.get("reference", "pileup_tracks_pv_correction")
+        if mode == "all_tracks":
             pu_ref, pv_ref = ref & (kind != NEUTRAL), np.zeros(len(kind), bool)
-        else:
+        elif mode == "pileup_tracks":
+            pu_ref, pv_ref = ref & (kind == PU_TRACK), np.zeros(len(kind), bool)
+        elif mode == "pileup_tracks_pv_correction":
             pu_ref, pv_ref = ref & (kind == PU_TRACK), ref & (kind == PV_TRACK)
+        elif mode == "pv_tracks":
+            pu_ref, pv_ref = ref & (kind == PV_TRACK), np.zeros(len(kind), bool)
+        elif mode == "pv_tracks_pu_correction":
+            pu_ref, pv_ref = ref & (kind == PV_TRACK), ref & (kind == PU_TRACK)
+        else:
+            raise ValueError(f"puppi.reference must be all_tracks, pileup_tracks or pileup_tracks_pv_correction, got {mode!r}")
         med, rms, n_pu, n_pv_below = _med_rms(off, alpha, pu_ref, pv_ref, bool(pcard["apply_low_pu_correction"]))
         rms = rms * pcard["rms_scale_factor"][r]
         if pcard["apply_low_pu_correction"]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 f = n_pv_below / (n_pv_below + 0.5 * n_pu)
-            shift = np.where(f > 0, np.sqrt(chi2.ppf(np.clip(f, 0, 1 - 1e-12), 1) * rms), 0.0)
+            shift = np.where(f > 0, np.sqrt(chi2_ppf_1dof(np.nan_to_num(np.clip(f, 0, 1 - 1e-12))) * rms), 0.0)
             med, rms = med - shift, rms - shift
         sel = region & (kind == NEUTRAL)
         m, s = med[ev[sel]], rms[ev[sel]]
         a = np.where(alpha[sel] == 0, m, alpha[sel])  # no neighbour: pile-up-like
         with np.errstate(invalid="ignore", divide="ignore"):
             x = (a - m) * np.abs(a - m) / (s * s)
-        w = np.where(np.isnan(m), 1.0, chi2.cdf(np.nan_to_num(x, nan=0.0), 1))  # no PU reference: keep
+        w = np.where(np.isnan(m), 1.0, chi2_cdf_1dof(np.nan_to_num(x, nan=0.0)))  # no PU reference: keep
         w[w < pcard["min_weight"]] = 0.0
         w[w * pt[sel] < pcard["neutral_min_e"][r] + pcard["neutral_pt_slope"][r] * n_pv[ev[sel]]] = 0.0
         weights[sel] = w

@@ -17,29 +17,37 @@ import numpy as np
 from .calorimeter import CaloGeometry, calorimeter, energy_fractions
 from .card import C_MM_PER_S, SimulationInputError, load_card, visible
 from .pileup import FIELDS, PileupLibrary, draw_vertices
-from .propagation import propagate
+from .propagation import MIN_PT2, propagate
 from .puppi import NEUTRAL, PU_TRACK, PV_TRACK, puppi_weights
 from .tracking import reconstruct_tracks
 
 log = logging.getLogger(__name__)
 
 MM_PER_M = 1e3
-NO_HIT_ETA = 999.0          # eta handed to tracking for particles that never reach the calorimeter
 NULL_ETA = 999.9            # Delphes' eta (and CtgTheta) of a null momentum vector
 NULL_CTG_THETA = 1e10
+#: What ParticleFlowCandidate.Eta of a charged candidate holds (Delphes 3.5.0: the calorimeter hit).
+CHARGED_ETA_CHOICES = ("calorimeter_hit", "momentum")
 
 
 class Simulator:
     """Fast detector simulation with pile-up and PUPPI (contract 3 of docs/architecture.md).
 
     ``card``: dict or YAML path (None: default card); ``pileup_library``: parquet library of
-    minimum-bias events (needed when the mean pile-up is > 0); ``seed``: seeds every random stream.
+    minimum-bias events (needed when the mean pile-up is > 0); ``seed``: seeds every random stream;
+    ``charged_eta``: what ``ParticleFlowCandidate.Eta`` of charged candidates holds,
+    ``"calorimeter_hit"`` (Delphes 3.5.0, the JetClass-II reference) or ``"momentum"`` (later
+    Delphes); None: the card's ``output.charged_eta``. ``CtgTheta`` always holds the momentum direction.
     """
 
-    def __init__(self, card=None, pileup_library=None, mean_pileup: float | None = None, seed: int = 1):
+    def __init__(self, card=None, pileup_library=None, mean_pileup: float | None = None, seed: int = 1,
+                 charged_eta: str | None = None):
         from generation.pileup_library import load_pileup_library
 
         self.card = load_card(card)
+        self.charged_eta = charged_eta or self.card.get("output", {}).get("charged_eta", "calorimeter_hit")
+        if self.charged_eta not in CHARGED_ETA_CHOICES:
+            raise SimulationInputError(f"charged_eta must be one of {CHARGED_ETA_CHOICES}, got {self.charged_eta!r}")
         self.mean_pileup = float(self.card["pileup"]["mean"] if mean_pileup is None else mean_pileup)
         if not np.isfinite(self.mean_pileup) or self.mean_pileup < 0:
             raise SimulationInputError(f"mean pile-up must be a number >= 0, got {self.mean_pileup}")
@@ -50,7 +58,7 @@ class Simulator:
                 raise SimulationInputError("a pile-up library is needed for mean pile-up > 0")
             min_events = int(self.card["pileup"].get("min_library_events", 1))
             lib = load_pileup_library(pileup_library, min_events=1)
-            self.pileup = PileupLibrary(lib, str(pileup_library), min_events)
+            self.pileup = PileupLibrary(lib, str(pileup_library), min_events, reach=_reach_filter(self.card))
             if self.pileup.n_events < 10 * self.mean_pileup:
                 log.warning("pile-up library %s has only %d events for mean pile-up %.0f: overlays repeat often",
                             pileup_library, self.pileup.n_events, self.mean_pileup)
@@ -84,18 +92,20 @@ class Simulator:
         cols["T"] = cols["T"] + np.repeat(t_pv, h_counts)
         ev = np.repeat(np.arange(n_ev), h_counts)
         vtx = np.zeros(len(ev), np.int64)
+        charged = cols["Charge"] != 0
+        hard_ndf = np.bincount(ev[charged], minlength=n_ev)
+        hard_sumpt2 = np.bincount(ev[charged], weights=(cols["Px"] ** 2 + cols["Py"] ** 2)[charged], minlength=n_ev)
         pu_z = pu_t = np.zeros(0)
+        pick = np.zeros(0, np.int64)
         if self.pileup is not None and n_pu.sum():
-            pu_cols, pu_ev, pu_vtx, pu_z, pu_t = self.pileup.overlay(rng, n_pu, pcard)
+            # hard-scatter and pile-up particles side by side (no stage needs them in event order)
+            pu_cols, pu_ev, pu_vtx, pu_z, pu_t, pick = self.pileup.overlay(rng, n_pu, pcard)
             cols = {f: np.concatenate([cols[f], pu_cols[f]]) for f in cols}
             ev = np.concatenate([ev, pu_ev])
             vtx = np.concatenate([vtx, pu_vtx])
-        order = np.argsort(ev, kind="stable")
-        cols = {f: v[order] for f, v in cols.items()}
-        ev, vtx = ev[order], vtx[order]
 
         cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu)
-        vertices = self._vertices(cols, ev, vtx, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t)
+        vertices = self._vertices(n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick)
         record = _shift_record(particles, z_pv, t_pv)
         self.n_events += n_ev
         return {"Particle": record, "ParticleFlowCandidate": cands, "Vertex": vertices}
@@ -104,13 +114,18 @@ class Simulator:
     def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu):
         """Particles of a batch -> PUPPI-weighted candidates: tracks and towers, charged-hadron
         subtraction, PUPPI weights, then the ``ParticleFlowCandidate`` collection."""
-        t_idx, trk, reached, hit_eta, hit_phi = self._tracks(cols, vtx)
-        tw = self._towers(cols, ev, t_idx, trk, reached, hit_eta, hit_phi)
+        t_idx, trk, prop = self._tracks(cols, vtx)
+        tw = self._towers(cols, ev, t_idx, trk, prop)
         pu = self.card["puppi"]
         t_ev = ev[t_idx]
-        # charged-hadron subtraction: tracks of pile-up particles away from the PV are reco-PU
+        # charged-hadron subtraction (TrackPileUpSubtractor): tracks of pile-up particles farther
+        # than the resolution from the primary vertex in z are reco pile-up. Delphes compares
+        # the z of the track's calorimeter hit (the Position its candidate carries), which lies
+        # metres from the vertex: in effect every pile-up track is removed.
         pv_res_mm = self.card["tracking"]["pv_z_resolution_m"] * MM_PER_M
-        reco_pu = (vtx[t_idx] > 0) & (np.abs(cols["Z"][t_idx] - z_pv[t_ev]) > pv_res_mm)
+        z_trk = prop["z_hit"][t_idx] if self.card["tracking"].get("chs_z", "calorimeter_hit") == "calorimeter_hit" \
+            else cols["Z"][t_idx]
+        reco_pu = (vtx[t_idx] > 0) & (np.abs(z_trk - z_pv[t_ev]) > pv_res_mm)
         lepton = np.isin(np.abs(cols["PID"][t_idx]).astype(np.int64), pu["lepton_pids"])
         # Delphes' RunPUPPI hands PUPPI a fraction of the generated vertices (its vertex efficiency)
         n_pv = np.floor(pu["reconstructed_vertex_fraction"] * (1 + n_pu)).astype(np.float64)
@@ -119,20 +134,19 @@ class Simulator:
         w_trk[~lepton] = w_hadr
         w_trk[lepton] = 1.0  # leptons bypass PUPPI and are added back
         w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
-        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev)
+        return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, ~lepton, self.charged_eta)
 
     def _tracks(self, cols, vtx):
         """Propagation to the calorimeters and track reconstruction.
 
-        Returns (track particle indices, track columns, reached calorimeter, hit eta, hit phi)."""
+        Returns (track particle indices, track columns, propagation result per particle)."""
         card = self.card
-        hit_eta, hit_phi, reached = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"],
-                                              cols["Charge"], card["magnetic_field"])
-        t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], is_pu=vtx > 0,
-                                        hit_eta=np.where(reached, hit_eta, NO_HIT_ETA))
-        return t_idx, trk, reached, hit_eta, hit_phi
+        prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"],
+                         card["magnetic_field"])
+        t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], prop, is_pu=vtx > 0)
+        return t_idx, trk, prop
 
-    def _towers(self, cols, ev, t_idx, trk, reached, hit_eta, hit_phi):
+    def _towers(self, cols, ev, t_idx, trk, prop):
         """ECAL then HCAL towers with energy flow (rescaling ``trk`` in place); the neutral towers
         within the PUPPI acceptance, with their pT."""
         card = self.card
@@ -140,8 +154,8 @@ class Simulator:
         calo_res = trk["res"]
         towers = []
         for geo, ccard, is_ecal, frac in ((self.ecal, card["ecal"], True, f_ecal), (self.hcal, card["hcal"], False, f_hcal)):
-            tw, scale = calorimeter(self.rng, geo, ccard, is_ecal, ev, hit_eta, hit_phi, reached, cols["E"], frac,
-                                    t_idx, trk["E"], calo_res)
+            tw, scale = calorimeter(self.rng, geo, ccard, is_ecal, ev, prop["eta"], prop["phi"], prop["inside"],
+                                    cols["E"], frac, t_idx, trk["E"], calo_res)
             towers.append(tw)
             # tracks rescaled by the calorimeter measurement keep their direction and mass
             trk["PT"] = trk["PT"] * scale
@@ -153,27 +167,61 @@ class Simulator:
         return tw
 
 
-    def _vertices(self, cols, ev, vtx, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t):
+    def _vertices(self, n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick):
+        """The ``Vertex`` collection: the hard-scatter vertex, then the pile-up vertices, with the
+        generator-level charged multiplicity (NDF) and sum pT^2 of each interaction."""
         counts = 1 + n_pu
         n = int(counts.sum())
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        z = np.empty(n)
-        t = np.empty(n)
-        z[starts], t[starts] = z_pv, t_pv
         is_pu = np.ones(n, bool)
         is_pu[starts] = False
+        z, t, ndf, sumpt2 = np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty(n)
+        z[starts], t[starts], ndf[starts], sumpt2[starts] = z_pv, t_pv, hard_ndf, hard_sumpt2
         z[is_pu], t[is_pu] = pu_z, pu_t
-        # generator-level charged multiplicity and sum pT^2 of each vertex
-        glob = starts[ev] + vtx
-        charged = cols["Charge"] != 0
-        pt2 = cols["Px"] ** 2 + cols["Py"] ** 2
-        sumpt2 = np.bincount(glob[charged], weights=pt2[charged], minlength=n)
-        ndf = np.bincount(glob[charged], minlength=n)
+        if self.pileup is not None:
+            ndf[is_pu], sumpt2[is_pu] = self.pileup.ndf[pick], self.pileup.sumpt2[pick]
         cols_v = {"T": t, "X": np.zeros(n), "Y": np.zeros(n), "Z": z, "ErrorT": np.zeros(n), "ErrorX": np.zeros(n),
                   "ErrorY": np.zeros(n), "ErrorZ": np.zeros(n),
                   "Index": (np.arange(n) - np.repeat(starts, counts)).astype(np.int32),
                   "NDF": ndf.astype(np.int32), "Sigma": np.zeros(n), "SumPT2": sumpt2}
         return ak.zip({k: ak.unflatten(v, counts) for k, v in cols_v.items()}, depth_limit=2)
+
+
+def _reach_filter(card):
+    """Which pile-up library particles can leave a trace in the detector (applied once, when the
+    library is loaded): produced within the tracker radius (Delphes drops the others), with
+    pT^2 >= 1e-9, and not so far forward that the only calorimeter cells they can hit lie
+    wholly beyond the neutral acceptance (``puppi.neutral_max_abs_eta``; no track reaches there).
+
+    Bound: a particle produced within R0 = 10 mm of the beam line and |z| <= z_max (the vertex
+    window) reaches the end cap |z| = L within a radius R0 + (L + z_max) / sinh|eta|; it hits
+    only cells beyond |eta_cell| (the first cell edge past the acceptance) if that radius is
+    below L / sinh(eta_cell). Dropping such particles changes no output.
+    """
+    fcard = card["magnetic_field"]
+    radius, half = fcard["radius_m"] * 1e3, fcard["half_length_m"] * 1e3
+    z_max = card["pileup"]["z_max_m"] * 1e3
+    acceptance = float(card["puppi"].get("neutral_max_abs_eta", np.inf))
+    edges = np.abs(np.concatenate([CaloGeometry(card[c]).edges for c in ("ecal", "hcal")]))
+    beyond = edges[edges >= acceptance]
+    eta_keep = np.inf
+    r0 = 10.0
+    if len(beyond) and beyond.min() > card["tracking"]["max_abs_eta"]:
+        room = half / np.sinh(beyond.min()) - r0
+        if room > 0:
+            eta_keep = np.arcsinh((half + z_max) / room)
+
+    def reach(cols):
+        r = np.hypot(cols["X"], cols["Y"])
+        pt2 = cols["Px"] ** 2 + cols["Py"] ** 2
+        keep = (r <= radius) & (pt2 >= MIN_PT2)
+        if np.isfinite(eta_keep):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                eta = np.arcsinh(cols["Pz"] / np.sqrt(pt2))
+            keep &= ~((np.abs(eta) > eta_keep) & (r < r0))
+        return keep
+
+    return reach
 
 
 def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
@@ -189,47 +237,71 @@ def _puppi_weights(pcard, trk, t_ev, hadr, reco_pu, tw, n_ev, n_pv):
         h_eta = np.where(h_pt > 0, np.arcsinh(np.sqrt(1 + (h_m / np.where(h_pt > 0, h_pt, 1)) ** 2)
                                                * np.sinh(trk["Eta"][hadr])), NULL_ETA)
     p_eta = np.concatenate([h_eta, tw["Eta"]])
+    p_rap = np.concatenate([trk["Eta"][hadr], tw["Eta"]])
     p_phi = np.concatenate([trk["Phi"][hadr], tw["Phi"]])
     p_pt = np.concatenate([trk["PT"][hadr], tw["PT"]])
     order = np.argsort(p_ev, kind="stable")
-    w_sorted = puppi_weights(pcard, p_ev[order], p_eta[order], p_phi[order], p_pt[order], p_kind[order], n_ev, n_pv)
+    w_sorted = puppi_weights(pcard, p_ev[order], p_eta[order], p_phi[order], p_pt[order], p_kind[order], n_ev, n_pv,
+                             rap=p_rap[order])
     w = np.empty_like(w_sorted)
     w[order] = w_sorted
     n_h = int(hadr.sum())
     return w[:n_h], w[n_h:]
 
 
-def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev):
+def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, via_puppi, charged_eta="calorimeter_hit"):
     """The ``ParticleFlowCandidate`` collection: tracks and towers of positive weight, momenta
-    scaled by it, pT-ordered per event."""
+    scaled by it, pT-ordered per event.
+
+    Delphes' RunPUPPI replaces the momentum of every candidate it weights (``via_puppi``: the
+    tracks other than leptons, and the towers) by its PUPPI particle times the weight, and that
+    particle was built from (pT, rapidity = eta, phi, m): a massive track comes out with
+    pz = sqrt(pT^2 + m^2) sinh(eta), E = sqrt(pT^2 + m^2) cosh(eta), slightly more forward than
+    it went in, and its mass scaled by the weight. ``Eta`` is what Delphes writes there: the eta
+    of the candidate's position, which for a track in Delphes 3.5.0 is its calorimeter hit
+    (``charged_eta="calorimeter_hit"``; the published JetClass-II constituents were built from
+    it) and for a tower its (smeared) centre; ``CtgTheta`` holds the momentum direction, which
+    the jets are clustered from.
+    """
     kt, kn = w_trk > 0, w_tw > 0
     nt, nn = int(kt.sum()), int(kn.sum())
     zeros_n = np.zeros(nn)
     wt, wn = w_trk[kt], w_tw[kn]
+    pt, eta, m = trk["PT"][kt], trk["Eta"][kt], trk["Mass"][kt]
+    rebuilt = via_puppi[kt]
+    m_t = np.sqrt(pt * pt + m * m)
+    sinh = np.sinh(eta)
+    pz_t = np.where(rebuilt, m_t * sinh, pt * sinh) * wt
+    e_t = np.where(rebuilt, m_t * np.cosh(eta) * wt, trk["E"][kt])
     c = {
         "ev": np.concatenate([t_ev[kt], tw["ev"][kn]]),
         "PID": np.concatenate([cols["PID"][t_idx][kt], tw["PID"][kn]]).astype(np.int32),
         "Charge": np.concatenate([cols["Charge"][t_idx][kt], zeros_n]).astype(np.int32),
-        "PT": np.concatenate([trk["PT"][kt] * wt, tw["PT"][kn] * wn]),
-        "Eta": np.concatenate([trk["Eta"][kt], tw["Eta"][kn]]),
+        "PT": np.concatenate([pt * wt, tw["PT"][kn] * wn]),
         "Phi": np.concatenate([trk["Phi"][kt], tw["Phi"][kn]]),
-        "Mass": np.concatenate([trk["Mass"][kt], zeros_n]),
-        "E": np.concatenate([trk["E"][kt] * wt, tw["E"][kn] * wn]),
+        "Mass": np.concatenate([np.where(rebuilt, m * wt, m), zeros_n]),
+        "E": np.concatenate([e_t, tw["E"][kn] * wn]),
         "T": np.concatenate([trk["T"][kt], zeros_n]),
         # Delphes keeps the unweighted e-flow energies in Eem / Ehad
         "Eem": np.concatenate([np.zeros(nt), tw["Eem"][kn]]),
         "Ehad": np.concatenate([np.zeros(nt), tw["Ehad"][kn]]),
     }
+    pz = np.concatenate([pz_t, tw["PT"][kn] * wn * np.sinh(tw["Eta"][kn])])
     for f in ("D0", "DZ", "ErrorD0", "ErrorDZ", "X", "Y", "Z"):
         c[f] = np.concatenate([trk[f][kt], zeros_n])
     c["ErrorPT"] = np.concatenate([trk["ErrorPT"][kt], zeros_n])
     c["VertexIndex"] = np.full(len(c["ev"]), -1, np.int32)  # as Delphes writes it
-    c["P"] = c["PT"] * np.cosh(c["Eta"])
-    c["CtgTheta"] = np.sinh(c["Eta"])
-    c["ErrorP"] = c["ErrorPT"] * np.cosh(c["Eta"])
-    # tracks rescaled to zero by an empty tower: Delphes writes the direction of a null vector
+    c["P"] = np.hypot(c["PT"], pz)
     null = c["PT"] <= 0
-    c["P"][null], c["Eta"][null], c["Phi"][null], c["CtgTheta"][null] = 0.0, NULL_ETA, 0.0, NULL_CTG_THETA
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c["CtgTheta"] = np.where(null, NULL_CTG_THETA, pz / c["PT"])
+    c["ErrorP"] = c["ErrorPT"] * c["P"] / np.where(null, 1.0, c["PT"])
+    if charged_eta == "calorimeter_hit":
+        c["Eta"] = np.concatenate([trk["HitEta"][kt], tw["Eta"][kn]])
+    else:  # the momentum direction; a null vector gets Delphes' +-999.9
+        c["Eta"] = np.where(null, NULL_ETA, np.arcsinh(np.where(null, 0.0, c["CtgTheta"])))
+    # tracks rescaled to zero by an empty tower: the azimuth of a null transverse vector
+    c["Phi"][null] = 0.0
     order = np.lexsort((-c["PT"], c["ev"]))
     counts = np.bincount(c["ev"], minlength=n_ev)
     return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
