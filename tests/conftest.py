@@ -40,7 +40,7 @@ def repo_dir() -> Path:
 #   1. an importable `ROOT` module in this environment,
 #   2. $JETCLASS2_ROOT: a directory holding a `setup.sh` (sourced) or a `ROOT/` package
 #      (a `pip install --target DIR ROOT==0.1a12`),
-#   3. the generation stack's build: $JETCLASS2_CACHE (default ~/.cache/jetclass2)/stack-*/root/setup.sh,
+#   3. a complete generation stack build: $JETCLASS2_CACHE (default ~/.cache/jetclass2)/stack-*/setup.sh,
 # and skips with the reason when there is none.
 
 
@@ -56,8 +56,9 @@ def _root_candidates():
         elif (d / "ROOT").is_dir():
             yield f"$JETCLASS2_ROOT ({d})", {"PYTHONPATH": str(d)}, None
     cache = Path(os.environ.get("JETCLASS2_CACHE", Path.home() / ".cache" / "jetclass2"))
-    for setup in sorted(cache.glob("stack-*/root/setup.sh"), reverse=True):
-        yield f"generation stack ({setup})", {}, setup
+    for setup in sorted(cache.glob("stack-*/setup.sh"), reverse=True):
+        if (setup.parent / ".complete").is_file():
+            yield f"generation stack ({setup})", {}, setup
 
 
 def _python_with_root(env_extra: dict, setup: Path | None, code: str, timeout: int = 600):
