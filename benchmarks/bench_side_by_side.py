@@ -21,7 +21,7 @@ Inputs are made once and cached under ``$JETCLASS2_CACHE/side_by_side`` (the fir
 several minutes more). Without the generation stack (``containers/stack-cache-dir``, built by
 ``containers/install-generation-stack.sh``) the reference columns are skipped, with the reason.
 
-Usage: python benchmarks/bench_side_by_side.py [--events 300] [--sim-events 50] [--chain-events 100] [--repeat 2]
+Usage: python benchmarks/bench_side_by_side.py [--events 300] [--sim-events 50] [--chain-events 100] [--rounds 3]
                                                [--samples S ...] [--json out.json]
 """
 from __future__ import annotations
@@ -57,6 +57,8 @@ CARD = ROOT_DIR / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.
 JOB, SEED, MIN_PT = 0, 1, 500.0  # grid point: job 0 of each sample among the points with pT_min >= 500 GeV
 MINBIAS_EVENTS = 1000
 WARMUP_EVENTS = 10
+CHAIN_PASSES = 3  # timed passes of ntuplize and the macro over the chains' (small) outputs
+EMPTY_RUNS = 3  # the input without events is timed this often per pass (it is subtracted once per sample)
 
 
 # ---- processes ---------------------------------------------------------------------------------
@@ -341,14 +343,15 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=300, help="events per sample for ntuplize vs macro")
     ap.add_argument("--sim-events", type=int, default=50, help="events per sample for fast simulation vs Delphes")
     ap.add_argument("--chain-events", type=int, default=100, help="events per sample for the whole chains")
-    ap.add_argument("--repeat", type=int, default=2, help="timed passes of ntuplize and the macro (after one untimed pass)")
+    ap.add_argument("--repeat", type=int, default=1, help="timed passes of ntuplize and the macro per process (after one untimed pass)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating processes of ntuplize and the macro on the real files")
     ap.add_argument("--samples", nargs="*", default=None, help="default: every sample of config/samples.yaml")
     ap.add_argument("--radius", type=float, default=0.8, choices=[0.8, 1.5])
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.repeat < 1:
-        ap.error("--repeat must be >= 1")
+    if args.repeat < 1 or args.rounds < 1:
+        ap.error("--repeat and --rounds must be >= 1")
     if args.worker:
         print("WORKER " + json.dumps(worker(args.worker[0], json.loads(args.worker[1]))), flush=True)
         return 0
@@ -403,19 +406,36 @@ def main() -> int:
     rows1 = [("", "events", "jets", "events/s per core", "jets/s per core", "start-up [s]", "per input file [s]", "peak memory [MB]")]
     if ref:
         first = names[0]
-        jobs = [(inputs[first]["warmup"], False)] + [(inputs[n]["full"], qcd_of[n]) for n in names] + [(inputs[first]["empty"], False)]
+        jobs = [(inputs[first]["warmup"], False)] + [(inputs[n]["full"], qcd_of[n]) for n in names] + \
+               [(inputs[first]["empty"], False)] * EMPTY_RUNS
         spec = {"warmup": str(inputs[first]["warmup"]), "radius": args.radius, "out": str(work), "repeat": args.repeat,
                 "inputs": [(str(p), q) for p, q in jobs[1:]]}
-        ours, ours_usage = run_worker("ntuplize", spec, work / "ntuplize.log")
-        theirs, theirs_usage = ref.macro(macro_dir, jobs, work, args.radius, args.repeat)
-        n_events = [r["events"] for r in ours["runs"][:-1]]
-        n_jets = [r["jets"] for r in ours["runs"][:-1]]
-        m_jets = [t["jets"] for t in theirs[1:-1]]
-        o_empty, m_empty = ours["runs"][-1]["cpu"], theirs[-1]["cpu"]
-        o_ev = per_event(ours["runs"][:-1], o_empty, n_events)
-        m_ev = per_event(theirs[1:-1], m_empty, n_events)
-        o_all = sum(r["cpu"] for r in ours["runs"][:-1]) / sum(n_events)
-        m_all = sum(t["cpu"] for t in theirs[1:-1]) / sum(n_events)
+        # the two tools take turns, ``--rounds`` times (a shared machine's load drifts): the
+        # fastest time of each input over the rounds counts
+        ours = theirs = None
+        for _ in range(args.rounds):
+            o, ou = run_worker("ntuplize", spec, work / "ntuplize.log")
+            t, tu = ref.macro(macro_dir, jobs, work, args.radius, args.repeat)
+            if ours is None:
+                ours, ours_usage, theirs, theirs_usage = o, ou, t, tu
+                continue
+            ours["runs"] = [min(a, b, key=lambda r: r["cpu"]) for a, b in zip(ours["runs"], o["runs"])]
+            theirs = [min(a, b, key=lambda r: r["cpu"]) for a, b in zip(theirs, t)]
+            ours["startup_cpu"] = min(ours["startup_cpu"], o["startup_cpu"])
+            ours["rss_mb"] = max(ours["rss_mb"], o["rss_mb"])
+            ours_usage["rss_mb"] = max(ours_usage["rss_mb"], ou["rss_mb"])
+            theirs_usage["rss_mb"] = max(theirs_usage["rss_mb"], tu["rss_mb"])
+        k = len(names)
+        o_runs, m_runs = ours["runs"][:k], theirs[1:k + 1]
+        n_events = [r["events"] for r in o_runs]
+        n_jets = [r["jets"] for r in o_runs]
+        m_jets = [t["jets"] for t in m_runs]
+        o_empty = min(r["cpu"] for r in ours["runs"][k:])
+        m_empty = min(t["cpu"] for t in theirs[k + 1:])
+        o_ev = per_event(o_runs, o_empty, n_events)
+        m_ev = per_event(m_runs, m_empty, n_events)
+        o_all = sum(r["cpu"] for r in o_runs) / sum(n_events)
+        m_all = sum(t["cpu"] for t in m_runs) / sum(n_events)
         rows1 += [
             ("ntuplize", sum(n_events), sum(n_jets), fmt_rate(1 / o_ev), fmt_rate(sum(n_jets) / sum(n_events) / o_ev),
              f"{ours['startup_cpu']:.2f}", f"{o_empty:.3f}", f"{max(ours['rss_mb'], ours_usage['rss_mb']):.0f}"),
@@ -430,7 +450,7 @@ def main() -> int:
                                "macro_jets": sum(m_jets), "per_sample": {
                                    n: {"events": r["events"], "jets": r["jets"], "macro_jets": t["jets"],
                                        "ours_cpu": r["cpu"], "macro_cpu": t["cpu"]}
-                                   for n, r, t in zip(names, ours["runs"][:-1], theirs[1:-1])},
+                                   for n, r, t in zip(names, o_runs, m_runs)},
                                "ours_startup_cpu": ours["startup_cpu"], "ours_empty_cpu": o_empty, "macro_empty_cpu": m_empty,
                                "ours_rss_mb": max(ours["rss_mb"], ours_usage["rss_mb"]), "macro_rss_mb": theirs_usage["rss_mb"]}
     print(f"  [1] ntuplize vs macro done after {time.perf_counter() - t_start:.0f} s", flush=True)
@@ -468,10 +488,11 @@ def main() -> int:
     g_ev = sum(r["full"]["cpu"] - r["empty"]["cpu"] for r in gen["runs"]) / (k * len(names))
     g_job = sum(r["empty"]["cpu"] for r in gen["runs"]) / len(names)
     gen_files = [work / f"generate_{n}.root" for n in names]
-    spec = {"warmup": str(work / "generate_warmup.root"), "radius": args.radius, "out": str(work), "repeat": args.repeat,
-            "inputs": [(str(p), qcd_of[n]) for n, p in zip(names, gen_files)] + [(str(work / f"generate_{names[0]}_0.root"), False)]}
+    spec = {"warmup": str(work / "generate_warmup.root"), "radius": args.radius, "out": str(work), "repeat": CHAIN_PASSES,
+            "inputs": [(str(p), qcd_of[n]) for n, p in zip(names, gen_files)] +
+                      [(str(work / f"generate_{names[0]}_0.root"), False)] * EMPTY_RUNS}
     ours, ours_usage = run_worker("ntuplize", spec, work / "ntuplize_chain.log")
-    nt_ev = per_event(ours["runs"][:-1], ours["runs"][-1]["cpu"], [k] * len(names))
+    nt_ev = per_event(ours["runs"][:len(names)], min(r["cpu"] for r in ours["runs"][len(names):]), [k] * len(names))
     rows3.append(("embedded: generate, ntuplize", k * len(names), f"{1e3 * g_ev:.1f}", f"{1e3 * nt_ev:.1f}",
                   f"{1e3 * (g_ev + nt_ev):.1f}", f"{gen['startup_cpu']:.1f} + {ours['startup_cpu']:.1f}; {g_job:.1f} per job",
                   f"{max(gen['rss_mb'], gen_usage['rss_mb'], ours['rss_mb'], ours_usage['rss_mb']):.0f}"))
@@ -487,10 +508,10 @@ def main() -> int:
             dp_files.append(out)
         r_ev = sum(r["cpu"] - e["cpu"] for r, e in zip(dp_runs, dp_empty)) / (k * len(names))
         jobs = [(inputs[names[0]]["warmup"], False)] + [(p, qcd_of[n]) for n, p in zip(names, dp_files)] + \
-               [(work / f"delphespythia8_{names[0]}_0.root", False)]
+               [(work / f"delphespythia8_{names[0]}_0.root", False)] * EMPTY_RUNS
         (work / "chain_macro").mkdir()
-        theirs, theirs_usage = ref.macro(macro_dir, jobs, work / "chain_macro", args.radius, args.repeat)
-        m_ev = per_event(theirs[1:-1], theirs[-1]["cpu"], [k] * len(names))
+        theirs, theirs_usage = ref.macro(macro_dir, jobs, work / "chain_macro", args.radius, CHAIN_PASSES)
+        m_ev = per_event(theirs[1:len(names) + 1], min(t["cpu"] for t in theirs[len(names) + 1:]), [k] * len(names))
         r_start = sum(e["cpu"] for e in dp_empty) / len(names)
         rows3.append(("real: DelphesPythia8, macro", k * len(names), f"{1e3 * r_ev:.1f}", f"{1e3 * m_ev:.1f}",
                       f"{1e3 * (r_ev + m_ev):.1f}", f"{r_start:.1f} per job + {theirs[0]['cpu_total']:.1f}",
