@@ -348,6 +348,7 @@ def main() -> int:
     ap.add_argument("--samples", nargs="*", default=None, help="default: every sample of config/samples.yaml")
     ap.add_argument("--radius", type=float, default=0.8, choices=[0.8, 1.5])
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    ap.add_argument("--sections", nargs="*", type=int, default=[1, 2, 3], help="which comparisons to run (default all)")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.repeat < 1 or args.rounds < 1:
@@ -404,7 +405,7 @@ def main() -> int:
 
     # -- 1. ntuplize vs macro ------------------------------------------------------------------------
     rows1 = [("", "events", "jets", "events/s per core", "jets/s per core", "start-up [s]", "per input file [s]", "peak memory [MB]")]
-    if ref:
+    if ref and 1 in args.sections:
         first = names[0]
         jobs = [(inputs[first]["warmup"], False)] + [(inputs[n]["full"], qcd_of[n]) for n in names] + \
                [(inputs[first]["empty"], False)] * EMPTY_RUNS
@@ -457,7 +458,7 @@ def main() -> int:
 
     # -- 2. fast simulation vs Delphes ------------------------------------------------------------------
     rows2 = [("", "events", "ms/event per core", "start-up [s]", "peak memory [MB]")]
-    if ref:
+    if ref and 2 in args.sections:
         first = names[0]
         spec = {"warmup": str(inputs[first]["warmup"]), "out": str(work),
                 "inputs": [str(inputs[n]["sim"]) for n in names] + [str(inputs[first]["empty"])]}
@@ -483,43 +484,44 @@ def main() -> int:
     # -- 3. whole chains ---------------------------------------------------------------------------------
     rows3 = [("", "events", "generate+simulate [ms/event]", "ntuplize [ms/event]", "chain [ms/event]",
               "start-up [s]", "peak memory [MB]")]
-    k = args.chain_events
-    gen, gen_usage = run_worker("generate", {"samples": names, "events": k, "out": str(work)}, work / "generate.log")
-    g_ev = sum(r["full"]["cpu"] - r["empty"]["cpu"] for r in gen["runs"]) / (k * len(names))
-    g_job = sum(r["empty"]["cpu"] for r in gen["runs"]) / len(names)
-    gen_files = [work / f"generate_{n}.root" for n in names]
-    spec = {"warmup": str(work / "generate_warmup.root"), "radius": args.radius, "out": str(work), "repeat": CHAIN_PASSES,
-            "inputs": [(str(p), qcd_of[n]) for n, p in zip(names, gen_files)] +
-                      [(str(work / f"generate_{names[0]}_0.root"), False)] * EMPTY_RUNS}
-    ours, ours_usage = run_worker("ntuplize", spec, work / "ntuplize_chain.log")
-    nt_ev = per_event(ours["runs"][:len(names)], min(r["cpu"] for r in ours["runs"][len(names):]), [k] * len(names))
-    rows3.append(("embedded: generate, ntuplize", k * len(names), f"{1e3 * g_ev:.1f}", f"{1e3 * nt_ev:.1f}",
-                  f"{1e3 * (g_ev + nt_ev):.1f}", f"{gen['startup_cpu']:.1f} + {ours['startup_cpu']:.1f}; {g_job:.1f} per job",
-                  f"{max(gen['rss_mb'], gen_usage['rss_mb'], ours['rss_mb'], ours_usage['rss_mb']):.0f}"))
-    figures["chain"] = {"generate_s_per_event": g_ev, "ntuplize_s_per_event": nt_ev, "generate_startup_cpu": gen["startup_cpu"],
-                        "generate_job_cpu": g_job, "generate_rss_mb": max(gen["rss_mb"], gen_usage["rss_mb"])}
-    if ref:
-        dp_runs, dp_empty, dp_files = [], [], []
-        for name in names:
-            out = work / f"delphespythia8_{name}.root"
-            dp_runs.append(ref.delphes_pythia8(card, points[name][1], k, out, work / f"delphespythia8_{name}.log"))
-            dp_empty.append(ref.delphes_pythia8(card, points[name][1], 0, work / f"delphespythia8_{name}_0.root",
-                                                work / f"delphespythia8_{name}_0.log"))
-            dp_files.append(out)
-        r_ev = sum(r["cpu"] - e["cpu"] for r, e in zip(dp_runs, dp_empty)) / (k * len(names))
-        jobs = [(inputs[names[0]]["warmup"], False)] + [(p, qcd_of[n]) for n, p in zip(names, dp_files)] + \
-               [(work / f"delphespythia8_{names[0]}_0.root", False)] * EMPTY_RUNS
-        (work / "chain_macro").mkdir()
-        theirs, theirs_usage = ref.macro(macro_dir, jobs, work / "chain_macro", args.radius, CHAIN_PASSES)
-        m_ev = per_event(theirs[1:len(names) + 1], min(t["cpu"] for t in theirs[len(names) + 1:]), [k] * len(names))
-        r_start = sum(e["cpu"] for e in dp_empty) / len(names)
-        rows3.append(("real: DelphesPythia8, macro", k * len(names), f"{1e3 * r_ev:.1f}", f"{1e3 * m_ev:.1f}",
-                      f"{1e3 * (r_ev + m_ev):.1f}", f"{r_start:.1f} per job + {theirs[0]['cpu_total']:.1f}",
-                      f"{max(max(r['rss_mb'] for r in dp_runs), theirs_usage['rss_mb']):.0f}"))
-        rows3.append(("ratio real/embedded", "", ratio(g_ev, r_ev, False), ratio(nt_ev, m_ev, False),
-                      ratio(g_ev + nt_ev, r_ev + m_ev, False), "", ""))
-        figures["chain"].update({"real_generate_s_per_event": r_ev, "macro_s_per_event": m_ev, "real_startup_cpu": r_start,
-                                 "real_rss_mb": max(r["rss_mb"] for r in dp_runs)})
+    if 3 in args.sections:
+        k = args.chain_events
+        gen, gen_usage = run_worker("generate", {"samples": names, "events": k, "out": str(work)}, work / "generate.log")
+        g_ev = sum(r["full"]["cpu"] - r["empty"]["cpu"] for r in gen["runs"]) / (k * len(names))
+        g_job = sum(r["empty"]["cpu"] for r in gen["runs"]) / len(names)
+        gen_files = [work / f"generate_{n}.root" for n in names]
+        spec = {"warmup": str(work / "generate_warmup.root"), "radius": args.radius, "out": str(work), "repeat": CHAIN_PASSES,
+                "inputs": [(str(p), qcd_of[n]) for n, p in zip(names, gen_files)] +
+                          [(str(work / f"generate_{names[0]}_0.root"), False)] * EMPTY_RUNS}
+        ours, ours_usage = run_worker("ntuplize", spec, work / "ntuplize_chain.log")
+        nt_ev = per_event(ours["runs"][:len(names)], min(r["cpu"] for r in ours["runs"][len(names):]), [k] * len(names))
+        rows3.append(("embedded: generate, ntuplize", k * len(names), f"{1e3 * g_ev:.1f}", f"{1e3 * nt_ev:.1f}",
+                      f"{1e3 * (g_ev + nt_ev):.1f}", f"{gen['startup_cpu']:.1f} + {ours['startup_cpu']:.1f}; {g_job:.1f} per job",
+                      f"{max(gen['rss_mb'], gen_usage['rss_mb'], ours['rss_mb'], ours_usage['rss_mb']):.0f}"))
+        figures["chain"] = {"generate_s_per_event": g_ev, "ntuplize_s_per_event": nt_ev, "generate_startup_cpu": gen["startup_cpu"],
+                            "generate_job_cpu": g_job, "generate_rss_mb": max(gen["rss_mb"], gen_usage["rss_mb"])}
+        if ref:
+            dp_runs, dp_empty, dp_files = [], [], []
+            for name in names:
+                out = work / f"delphespythia8_{name}.root"
+                dp_runs.append(ref.delphes_pythia8(card, points[name][1], k, out, work / f"delphespythia8_{name}.log"))
+                dp_empty.append(ref.delphes_pythia8(card, points[name][1], 0, work / f"delphespythia8_{name}_0.root",
+                                                    work / f"delphespythia8_{name}_0.log"))
+                dp_files.append(out)
+            r_ev = sum(r["cpu"] - e["cpu"] for r, e in zip(dp_runs, dp_empty)) / (k * len(names))
+            jobs = [(inputs[names[0]]["warmup"], False)] + [(p, qcd_of[n]) for n, p in zip(names, dp_files)] + \
+                   [(work / f"delphespythia8_{names[0]}_0.root", False)] * EMPTY_RUNS
+            (work / "chain_macro").mkdir()
+            theirs, theirs_usage = ref.macro(macro_dir, jobs, work / "chain_macro", args.radius, CHAIN_PASSES)
+            m_ev = per_event(theirs[1:len(names) + 1], min(t["cpu"] for t in theirs[len(names) + 1:]), [k] * len(names))
+            r_start = sum(e["cpu"] for e in dp_empty) / len(names)
+            rows3.append(("real: DelphesPythia8, macro", k * len(names), f"{1e3 * r_ev:.1f}", f"{1e3 * m_ev:.1f}",
+                          f"{1e3 * (r_ev + m_ev):.1f}", f"{r_start:.1f} per job + {theirs[0]['cpu_total']:.1f}",
+                          f"{max(max(r['rss_mb'] for r in dp_runs), theirs_usage['rss_mb']):.0f}"))
+            rows3.append(("ratio real/embedded", "", ratio(g_ev, r_ev, False), ratio(nt_ev, m_ev, False),
+                          ratio(g_ev + nt_ev, r_ev + m_ev, False), "", ""))
+            figures["chain"].update({"real_generate_s_per_event": r_ev, "macro_s_per_event": m_ev, "real_startup_cpu": r_start,
+                                     "real_rss_mb": max(r["rss_mb"] for r in dp_runs)})
     print(f"  [3] chains done after {time.perf_counter() - t_start:.0f} s\n", flush=True)
 
     # -- the table ---------------------------------------------------------------------------------------
@@ -531,8 +533,8 @@ def main() -> int:
     print(table(rows1) if len(rows1) > 1 else "   (skipped)")
     print(f"\n2. fast simulation vs Delphes 3.5.0 (same card, 50 pile-up), Particle branch of {args.sim_events} events per sample\n")
     print(table(rows2) if len(rows2) > 1 else "   (skipped)")
-    print(f"\n3. whole chain per event, {k} events per sample (same grid points and Pythia settings)\n")
-    print(table(rows3))
+    print(f"\n3. whole chain per event, {args.chain_events} events per sample (same grid points and Pythia settings)\n")
+    print(table(rows3) if len(rows3) > 1 else "   (skipped)")
     print(f"\nbenchmark wall time {time.perf_counter() - t_start:.0f} s; work files in {work}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
