@@ -423,21 +423,21 @@ t0 = clock()
 from fastsim.cli import resimulate
 from fastsim.detector import Simulator
 t1 = clock()
-src, out, lib, seed = sys.argv[1:5]
+src, out, lib, seed, batch = sys.argv[1:6]
 sim = Simulator(pileup_library=lib, seed=int(seed))
 t2 = clock()
 marks = []
-resimulate(src, out, sim, batch=100, on_batch=lambda n: marks.append((*clock(), n)))
+resimulate(src, out, sim, batch=int(batch), on_batch=lambda n: marks.append((*clock(), n)))
 t3 = clock()
 print(json.dumps({"t": [t0, t1, t2, t3], "marks": marks}))
 """
 
 
-def _fastsim_timed(src: Path, out: Path, library: Path, seed: int, log: Path) -> dict:
+def _fastsim_timed(src: Path, out: Path, library: Path, seed: int, log: Path, batch: int = 100) -> dict:
     """Import, set-up, first-batch and steady-state costs (wall and CPU) of the fastsim CLI's work."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     out.unlink(missing_ok=True)
-    _, rss = _timed([sys.executable, "-c", _FASTSIM_TIMER, str(src), str(out), str(library), str(seed)], log,
+    _, rss = _timed([sys.executable, "-c", _FASTSIM_TIMER, str(src), str(out), str(library), str(seed), str(batch)], log,
                     out.parent, env=env)
     d = json.loads(log.read_text().strip().splitlines()[-1])
     out.unlink(missing_ok=True)
@@ -482,7 +482,8 @@ def benchmark(stack: Path, workdir: Path, point: Point, n_events: int, n_small: 
     delphes("warmup", small)  # file cache
     _fastsim_timed(small, d / "fastsim_warmup.root", library, seed, d / "fastsim_warmup.log")  # numba's cache
     ds = delphes("small", small)
-    fs = _fastsim_timed(big, d / "fastsim.root", library, seed, d / "fastsim.log")
+    # the CLI's batch of 100 events; smaller for a short benchmark, so that batches after the first exist
+    fs = _fastsim_timed(big, d / "fastsim.root", library, seed, d / "fastsim.log", batch=min(100, max(5, n_events // 5)))
     db = delphes("big", big)
     steady_w, steady_c = ((db[i] - ds[i]) / (n_events - n_small) for i in (0, 2))
     res = {"delphes": {"steady_ms": 1e3 * steady_w, "steady_cpu_ms": 1e3 * steady_c, "events": n_events,

@@ -201,6 +201,52 @@ def test_chs_and_puppi_remove_pileup_keep_the_jets(simulated, library, hbb_parti
     assert abs(np.median(j[ok] / j0[ok]) - 1) < 0.05  # the hard-scatter jets survive
 
 
+def test_charged_eta_is_the_calorimeter_hit_by_default(library, hbb_particles):
+    """Delphes 3.5.0 writes the calorimeter-hit eta of charged candidates in Eta and their momentum
+    direction in CtgTheta; the option writes the momentum eta (as later Delphes versions)."""
+    events = hbb_particles[:20]
+    hit = Simulator(pileup_library=library, seed=4).process(events)
+    mom = Simulator(pileup_library=library, seed=4, charged_eta="momentum").process(events)
+    for out in (hit, mom):  # same random streams: the same candidates, only Eta differs
+        assert ak.all(ak.num(out["ParticleFlowCandidate"]) == ak.num(hit["ParticleFlowCandidate"]))
+    c, m = hit["ParticleFlowCandidate"], mom["ParticleFlowCandidate"]
+    assert ak.all(c.CtgTheta == m.CtgTheta) and ak.all(c.PT == m.PT)
+    z_pv = hit["Vertex"].Z[:, 0]
+    hard = (c.Charge != 0) & (c.PT > 20) & (abs(c.Eta) < 1.0)  # straight tracks hitting the barrel
+    shift = ak.to_numpy(ak.flatten((np.sinh(c.Eta) - c.CtgTheta)[hard]))
+    zs = ak.to_numpy(ak.flatten(ak.broadcast_arrays(z_pv, c.PT)[0][hard]))
+    # sinh(eta_hit) = sinh(eta) + z_PV / R, up to bending and PUPPI's rapidity rebuild (< 5e-4 here)
+    # and the displacement of b- and c-hadron decay products (a few tracks)
+    res = np.abs(shift - zs / 1290.0)
+    assert len(shift) > 50 and np.std(zs / 1290.0) > 0.01 and np.median(res) < 1e-4 and np.mean(res < 5e-4) > 0.9
+    good = (m.PT > 0)
+    assert np.allclose(ak.to_numpy(ak.flatten(m.Eta[good])), np.arcsinh(ak.to_numpy(ak.flatten(m.CtgTheta[good]))),
+                       atol=1e-5)
+    neutral = c.Charge == 0  # towers: the same position in both
+    assert ak.all(c.Eta[neutral] == m.Eta[neutral])
+    with pytest.raises(SimulationInputError, match="charged_eta"):
+        Simulator(pileup_library=library, seed=4, charged_eta="hit")
+
+
+def test_particles_produced_outside_the_tracker_leave_nothing():
+    """A photon and a pion produced beyond the tracker radius (late K0S decay products) are
+    dropped, as by Delphes' ParticlePropagator; the same particles produced inside are seen."""
+    def event(r_mm):
+        n = 2
+        rec = {"PID": [22, 211], "Status": [1, 1], "Charge": [0, 1], "Px": [50.0, 50.0], "Py": [0.0, 1.0],
+               "Pz": [10.0, 10.0], "X": [r_mm, r_mm], "Y": [0.0, 0.0], "Z": [0.0, 0.0], "T": [0.0, 0.0]}
+        rec["E"] = [np.sqrt(50.0 ** 2 + 10.0 ** 2), np.sqrt(50.0 ** 2 + 1 + 10.0 ** 2 + 0.1396 ** 2)]
+        for f in ("IsPU", "M1", "M2", "D1", "D2"):
+            rec[f] = [0] * n
+        for f in ("Mass", "P", "PT", "Eta", "Phi", "Rapidity"):
+            rec[f] = [0.0] * n
+        return ak.zip({k: ak.Array([v]) for k, v in rec.items()})
+    sim = Simulator(mean_pileup=0, seed=1)
+    out_in, out_out = sim.process(event(500.0)), sim.process(event(1300.0))
+    assert ak.num(out_in["ParticleFlowCandidate"]).tolist() == [2]
+    assert ak.num(out_out["ParticleFlowCandidate"]).tolist() == [0]
+
+
 def test_same_seed_same_output(library, hbb_particles):
     a = Simulator(pileup_library=library, seed=9).process(hbb_particles[:5])
     b = Simulator(pileup_library=library, seed=9).process(hbb_particles[:5])

@@ -298,8 +298,9 @@ def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, via_puppi, charge
     c["ErrorP"] = c["ErrorPT"] * c["P"] / np.where(null, 1.0, c["PT"])
     if charged_eta == "calorimeter_hit":
         c["Eta"] = np.concatenate([trk["HitEta"][kt], tw["Eta"][kn]])
-    else:  # the momentum direction; a null vector gets Delphes' +-999.9
+    else:  # the momentum direction (a tower's is its centre); a null vector gets Delphes' +-999.9
         c["Eta"] = np.where(null, NULL_ETA, np.arcsinh(np.where(null, 0.0, c["CtgTheta"])))
+        c["Eta"][nt:] = tw["Eta"][kn]
     # tracks rescaled to zero by an empty tower: the azimuth of a null transverse vector
     c["Phi"][null] = 0.0
     order = np.lexsort((-c["PT"], c["ev"]))
