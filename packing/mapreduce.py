@@ -20,7 +20,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import tarfile
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from jetclass2.atomic import atomic_output
+from jetclass2.atomic import atomic_output, process_alive
 
 from . import columns
 from .fileio import PackingError, add_counts, label_counts, read_ntuple, write_packed
@@ -43,16 +42,6 @@ def shard_name(group: int) -> str:
     return f"{group:05d}.arrow"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temporaries(path: Path) -> None:
     """Temporary files and staging folders of ``path`` that killed runs left (``.NAME.PID...``).
 
@@ -63,7 +52,7 @@ def remove_stale_temporaries(path: Path) -> None:
     prefix = f".{path.name}."
     for p in path.parent.glob(f"{prefix}*"):
         pid = p.name[len(prefix):].split(".", 1)[0]
-        if not pid.isdigit() or _pid_alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
