@@ -42,17 +42,9 @@ sys.path.insert(0, str(ROOT_DIR))
 
 
 
-def _find_toolchain() -> Path:
-    """``$JETCLASS2_SHARED/toolchain``, else the nearest ``shared/toolchain`` above the checkout."""
-    if os.environ.get("JETCLASS2_SHARED"):
-        return Path(os.environ["JETCLASS2_SHARED"]) / "toolchain"
-    for parent in ROOT_DIR.parents:
-        if (parent / "shared" / "toolchain").is_dir():
-            return parent / "shared" / "toolchain"
-    return ROOT_DIR.parent / "shared" / "toolchain"
+from jetclass2.resources import shared_dir  # noqa: E402
 
-
-TOOLCHAIN = _find_toolchain()
+TOOLCHAIN = shared_dir() / "toolchain"
 CARD = ROOT_DIR / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.tcl"
 JOB, SEED, MIN_PT = 0, 1, 500.0  # grid point: job 0 of each sample among the points with pT_min >= 500 GeV
 MINBIAS_EVENTS = 1000

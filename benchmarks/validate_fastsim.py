@@ -47,6 +47,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from generation import samples  # noqa: E402
 from generation.pileup_library import cache_dir  # noqa: E402
+from jetclass2.resources import shared_dir  # noqa: E402
 
 DELPHES_CARD = REPO / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.tcl"
 PUBLISHED = "jetclass2/jetclass2_sample_100jets.parquet"
@@ -389,12 +390,7 @@ def pv_z_from_constituents(j, min_pt: float = 10.0, max_abs_eta: float = 1.2, ra
 
 
 def find_shared() -> Path:
-    if os.environ.get("JETCLASS2_SHARED"):
-        return Path(os.environ["JETCLASS2_SHARED"]) / "reference"
-    for parent in REPO.parents:
-        if (parent / "shared" / "reference").is_dir():
-            return parent / "shared" / "reference"
-    return REPO.parent / "shared" / "reference"
+    return shared_dir() / "reference"
 
 
 # ---- one point ----------------------------------------------------------------------------------

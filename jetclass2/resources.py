@@ -25,6 +25,20 @@ def resource(relative: str) -> Path:
     return data_root() / relative
 
 
+def shared_dir() -> Path:
+    """The project's reference material (``shared/``: real Delphes files, reference ntuples, the
+    toolchain sources): ``$JETCLASS2_SHARED``, else the nearest ``shared/`` above the checkout."""
+    import os
+
+    if os.environ.get("JETCLASS2_SHARED"):
+        return Path(os.environ["JETCLASS2_SHARED"])
+    checkout = _PACKAGE.parent
+    for parent in checkout.parents:
+        if (parent / "shared").is_dir():
+            return parent / "shared"
+    return checkout.parent / "shared"
+
+
 def resolve(path: str | Path) -> Path:
     """A path as a user or config wrote it: absolute, relative to the working directory, or shipped."""
     p = Path(path)
