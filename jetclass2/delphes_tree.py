@@ -256,6 +256,7 @@ def open_tree(path: str | Path):
 
 
 def _require(tree, path: Path, collection: str, fields: list[str]) -> list[str]:
+    """The full names of ``fields``; ``tree``: an uproot tree or a :func:`_branch_map`."""
     names = [f"{collection}.{f}" for f in fields]
     missing = [n for n in names if n not in tree]
     if missing:
@@ -289,6 +290,31 @@ def check_finite(arrays: ak.Array, path: Path, first_entry: int) -> None:
                                     f"{first_entry}-{first_entry + len(column) - 1})")
 
 
+def _check_finite_columns(columns: dict, path: Path, first_entry: int) -> None:
+    """:func:`check_finite` on flat columns ``name -> (values, offsets or None)`` (same message)."""
+    for name, (values, offsets) in columns.items():
+        if values.dtype.kind != "f" or np.isfinite(values).all():
+            continue
+        bad = ~np.isfinite(values)
+        k = int(np.argmax(bad))
+        n = len(values) if offsets is None else len(offsets) - 1
+        event = first_entry + (k if offsets is None else int(np.searchsorted(offsets[1:], k, side="right")))
+        raise DelphesInputError(f"{path}: event {event}: branch {name} holds {values[k]} "
+                                f"(non-finite values are refused; {int(bad.sum())} in entries "
+                                f"{first_entry}-{first_entry + n - 1})")
+
+
+def _branch_map(tree) -> dict:
+    """Every branch of ``tree`` by name (top level first). uproot resolves a dotted name by a
+    recursive search per lookup; the ntuplizer looks up ~50 names per file."""
+    out, level = {}, list(tree.branches)
+    while level:
+        for b in level:
+            out.setdefault(b.name, b)
+        level = [sub for b in level for sub in b.branches]
+    return out
+
+
 class _BasketReader:
     """Reads numeric leaves of TClonesArray-split or counted (``[<coll>_size]``) branches straight
     from their ROOT baskets: a TKey header, zlib blocks (or raw bytes), the values back to back.
@@ -302,29 +328,47 @@ class _BasketReader:
 
     _HEADER = struct.Struct(">ihiIh")  # TKey: fNbytes, fVersion, fObjlen, fDatime, fKeylen
 
-    def __init__(self, path: Path, tree, names: list[str]):
+    def __init__(self, path: Path, tree, names: list[str], branches: dict | None = None):
         self.n_entries = tree.num_entries
         self.leaves, self.counts = {}, {}
+        branches = branches if branches is not None else _branch_map(tree)
+        counters = []
         for name in names:
-            branch = tree[name]
-            interp = branch.interpretation
-            jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
-            content = interp.content if jagged else interp
-            if (jagged and interp.header_bytes != 0) or type(content) is not uproot.interpretation.numerical.AsDtype:
-                raise _NotPlain(name)
-            nb = branch.num_baskets
-            entry = np.asarray(branch.member("fBasketEntry"), dtype=np.int64)[: nb + 1]
-            if len(entry) != nb + 1 or entry[-1] != self.n_entries:
-                raise _NotPlain(name)  # baskets kept in the TTree header (recovered files)
+            jagged = self._add_leaf(name, branches.get(name))
             counter = name.split(".")[0] + "_size" if jagged else None
-            if counter is not None and counter not in self.counts:
-                if counter not in tree:
-                    raise _NotPlain(name)
-                self.counts[counter] = np.asarray(tree[counter].array(library="np"), dtype=np.int64)
-            self.leaves[name] = (np.dtype(content.from_dtype), entry,
-                                 np.asarray(branch.member("fBasketSeek"), dtype=np.int64)[:nb],
-                                 np.asarray(branch.member("fBasketBytes"), dtype=np.int64)[:nb], counter)
+            self.leaves[name] += (counter,)
+            if counter is not None and counter not in counters:
+                counters.append(counter)
         self.file = open(path, "rb")
+        try:
+            # the counters (one int per event) through the same basket path: uproot's array()
+            # machinery costs more than the whole file's counters take to inflate
+            for counter in counters:
+                if self._add_leaf(counter, branches.get(counter)):
+                    raise _NotPlain(counter)
+                self.leaves[counter] += (None,)
+                self.counts[counter] = self.leaf(counter, 0, self.n_entries).astype(np.int64)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _add_leaf(self, name: str, branch) -> bool:
+        """Register the baskets of a plain numeric leaf; True if it is jagged (counted)."""
+        if branch is None:
+            raise _NotPlain(name)
+        interp = branch.interpretation
+        jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
+        content = interp.content if jagged else interp
+        if (jagged and interp.header_bytes != 0) or type(content) is not uproot.interpretation.numerical.AsDtype:
+            raise _NotPlain(name)
+        nb = branch.num_baskets
+        entry = np.asarray(branch.member("fBasketEntry"), dtype=np.int64)[: nb + 1]
+        if len(entry) != nb + 1 or entry[-1] != self.n_entries:
+            raise _NotPlain(name)  # baskets kept in the TTree header (recovered files)
+        self.leaves[name] = (np.dtype(content.from_dtype), entry,
+                             np.asarray(branch.member("fBasketSeek"), dtype=np.int64)[:nb],
+                             np.asarray(branch.member("fBasketBytes"), dtype=np.int64)[:nb])
+        return jagged
 
     def close(self) -> None:
         self.file.close()
@@ -372,17 +416,29 @@ class _BasketReader:
         skip = int(counts[first:start].sum())
         return values[skip:skip + int(counts[start:stop].sum())].astype(dtype.newbyteorder("="))
 
-    def arrays(self, names: list[str], start: int, stop: int) -> ak.Array:
-        """Like ``tree.arrays(names, entry_start=start, entry_stop=stop)``."""
-        out = {}
+    def columns(self, names: list[str], start: int, stop: int) -> dict:
+        """Entries ``start:stop`` as flat columns ``name -> (values, offsets)`` (offsets None for
+        a leaf with one value per event)."""
+        out, offsets_of = {}, {}
         for name in names:
             values = self.leaf(name, start, stop)
             counter = self.leaves[name][4]
-            if counter is None:
+            offsets = None
+            if counter is not None:
+                offsets = offsets_of.get(counter)
+                if offsets is None:
+                    offsets = offsets_of[counter] = np.zeros(stop - start + 1, dtype=np.int64)
+                    np.cumsum(self.counts[counter][start:stop], out=offsets[1:])
+            out[name] = (values, offsets)
+        return out
+
+    def arrays(self, names: list[str], start: int, stop: int) -> ak.Array:
+        """Like ``tree.arrays(names, entry_start=start, entry_stop=stop)``."""
+        out = {}
+        for name, (values, offsets) in self.columns(names, start, stop).items():
+            if offsets is None:
                 out[name] = values
             else:
-                offsets = np.zeros(stop - start + 1, dtype=np.int64)
-                np.cumsum(self.counts[counter][start:stop], out=offsets[1:])
                 out[name] = ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(values))
         return ak.zip({k: ak.Array(v) for k, v in out.items()}, depth_limit=1)
 
@@ -391,11 +447,38 @@ class _NotPlain(Exception):
     """A branch or basket the fast reader leaves to uproot."""
 
 
-def _basket_reader(path: Path, tree, names: list[str]) -> _BasketReader | None:
+def _basket_reader(path: Path, tree, names: list[str], branches: dict | None = None) -> _BasketReader | None:
     try:
-        return _BasketReader(path, tree, names)
+        return _BasketReader(path, tree, names, branches)
     except (_NotPlain, OSError, KeyError, ValueError, AttributeError, TypeError):
         return None
+
+
+def _ak_columns(arrays: ak.Array) -> dict:
+    """``tree.arrays`` output as flat columns ``name -> (values, offsets or None)``."""
+    out = {}
+    for name in arrays.fields:
+        column = arrays[name]
+        if column.ndim > 1:
+            counts = np.asarray(ak.num(column, axis=1), dtype=np.int64)
+            offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            out[name] = (np.asarray(ak.to_numpy(ak.flatten(column, axis=1))), offsets)
+        else:
+            out[name] = (np.asarray(ak.to_numpy(column)), None)
+    return out
+
+
+def _record(columns: dict, collection: str, fields: list[str], extra: dict | None = None) -> ak.Array:
+    """events * var * record of the flat ``columns`` of one collection (all share one counter)."""
+    offsets = columns[f"{collection}.{fields[0]}"][1]
+    contents = [ak.contents.NumpyArray(columns[f"{collection}.{f}"][0]) for f in fields]
+    names = list(fields)
+    for name, values in (extra or {}).items():
+        contents.append(ak.contents.NumpyArray(values))
+        names.append(name)
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets),
+                                                ak.contents.RecordArray(contents, names, length=int(offsets[-1]))))
 
 
 def _zip(arrays: ak.Array, collection: str, fields: list[str]) -> ak.Array:
@@ -411,47 +494,50 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None, particle_field
     path = Path(path)
     tree = tree if tree is not None else open_tree(path)
     particle_fields = list(particle_fields) if particle_fields is not None else PARTICLE_FIELDS
-    pnames = _require(tree, path, "Particle", particle_fields)
-    cnames = _require(tree, path, "ParticleFlowCandidate", PFCAND_FIELDS)
+    branches = _branch_map(tree)
+    pnames = _require(branches, path, "Particle", particle_fields)
+    cnames = _require(branches, path, "ParticleFlowCandidate", PFCAND_FIELDS)
     direction = f"ParticleFlowCandidate.{PFCAND_DIRECTION_FIELD}"
-    dnames = [direction] if direction in tree else []
-    has_vertex_branch = "Vertex.Z" in tree and "Vertex.T" in tree
+    dnames = [direction] if direction in branches else []
+    has_vertex_branch = "Vertex.Z" in branches and "Vertex.T" in branches
     vnames = [f"Vertex.{f}" for f in VERTEX_FIELDS] if has_vertex_branch else []
     n = tree.num_entries
     if n == 0:
         log.warning("%s: tree '%s' has no events", path, TREE_NAME)
         return
     names = pnames + cnames + dnames + vnames
-    fast = _basket_reader(path, tree, names)
+    fast = _basket_reader(path, tree, names, branches)
     try:
         for start in range(0, n, step):
             stop = min(n, start + step)
-            arrays = None
+            columns = None
             if fast is not None:
                 try:
-                    arrays = fast.arrays(names, start, stop)
+                    columns = fast.columns(names, start, stop)
                 except Exception:  # any failure of the fast path: uproot reads the chunk
-                    arrays = None  # uproot reads it (and names the problem if the file is damaged)
-            if arrays is None:
-                arrays = _read(tree, path, names, start, stop)
-            yield _events(arrays, path, start, stop, particle_fields, direction if dnames else None, has_vertex_branch)
+                    columns = None  # uproot reads it (and names the problem if the file is damaged)
+            if columns is None:
+                columns = _ak_columns(_read(tree, path, names, start, stop))
+            yield _events(columns, path, start, stop, particle_fields, direction if dnames else None, has_vertex_branch)
     finally:
         if fast is not None:
             fast.close()
 
 
-def _events(arrays: ak.Array, path: Path, start: int, stop: int, particle_fields: list[str],
+def _events(columns: dict, path: Path, start: int, stop: int, particle_fields: list[str],
             direction: str | None, has_vertex_branch: bool) -> DelphesEvents:
-    """:class:`DelphesEvents` of entries ``start:stop`` from the arrays read."""
-    check_finite(arrays, path, start)
-    particles = _zip(arrays, "Particle", particle_fields)
-    pfcands = _zip(arrays, "ParticleFlowCandidate", PFCAND_FIELDS)
-    pfcands = ak.with_field(pfcands, _momentum_eta(pfcands, arrays[direction] if direction else None), "MomentumEta")
+    """:class:`DelphesEvents` of entries ``start:stop`` from the flat columns read."""
+    _check_finite_columns(columns, path, start)
+    particles = _record(columns, "Particle", particle_fields)
+    eta = _momentum_eta_flat(columns, direction)
+    pfcands = _record(columns, "ParticleFlowCandidate", PFCAND_FIELDS, {"MomentumEta": eta})
     if has_vertex_branch:
-        nvtx = np.asarray(ak.num(arrays["Vertex.Z"]))
-        has_pv = nvtx > 0
-        pv_z = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.Z"]), 0.0), dtype=np.float64)
-        pv_t = np.asarray(ak.fill_none(ak.firsts(arrays["Vertex.T"]), 0.0), dtype=np.float64)
+        z, offsets = columns["Vertex.Z"]
+        t = columns["Vertex.T"][0]
+        has_pv = np.diff(offsets) > 0
+        first = np.minimum(offsets[:-1], max(len(z) - 1, 0))
+        pv_z = np.where(has_pv, z[first] if len(z) else 0.0, 0.0).astype(np.float64)
+        pv_t = np.where(has_pv, t[first] if len(t) else 0.0, 0.0).astype(np.float64)
     else:
         has_pv = np.zeros(stop - start, dtype=bool)
         pv_z = np.zeros(stop - start)
@@ -459,13 +545,15 @@ def _events(arrays: ak.Array, path: Path, start: int, stop: int, particle_fields
     return DelphesEvents(particles, pfcands, pv_z, pv_t, has_pv)
 
 
-def _momentum_eta(pfcands: ak.Array, ctg_theta) -> ak.Array:
-    """Pseudorapidity of the candidates' momenta (what Delphes clustered)."""
-    if ctg_theta is None:
-        return pfcands.Eta
+def _momentum_eta_flat(columns: dict, direction: str | None) -> np.ndarray:
+    """Pseudorapidity of the candidates' momenta (what Delphes clustered), flat."""
+    eta = columns["ParticleFlowCandidate.Eta"][0]
+    if direction is None:
+        return eta
+    ctg = columns[direction][0]
     # zero-momentum candidates carry CtgTheta = 1e10: keep their stored Eta (unused for them)
-    usable = (pfcands.PT > 0) & (abs(ctg_theta) < 1e9)
-    return ak.where(usable, np.arcsinh(ak.values_astype(ctg_theta, np.float64)), pfcands.Eta)
+    usable = (columns["ParticleFlowCandidate.PT"][0] > 0) & (np.abs(ctg) < 1e9)
+    return np.where(usable, np.arcsinh(ctg.astype(np.float64)), eta)
 
 
 def count_events(path: str | Path) -> int:
