@@ -138,6 +138,42 @@ class Clustering:
         return jets, ak.unflatten(ak.unflatten(cons, self.cons_counts), self.jet_counts)
 
 
+def _multi_event(fj, px, py, pz, energy, event_counts, jet_def):
+    """fastjet's multi-event cluster sequences of flat four-vectors (``event_counts`` per event).
+
+    The bindings' extension takes flat numpy arrays and event boundaries; its awkward front end
+    (``fastjet.ClusterSequence``) only extracts those from the jagged array, so it is called
+    directly where present (same C++ call, same jets), else through the front end.
+    """
+    interface = getattr(getattr(fj, "_ext", None), "interfacemulti", None)
+    if interface is not None:
+        off = offsets_of(event_counts)
+        f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        try:
+            return interface(f64(px), f64(py), f64(pz), f64(energy), off[:-1].copy(), off[1:].copy(), jet_def)
+        except TypeError:  # another signature in another release of the bindings
+            pass
+    return _FrontEnd(fj, px, py, pz, energy, event_counts, jet_def)
+
+
+class _FrontEnd:
+    """The same results through the bindings' public awkward interface."""
+
+    def __init__(self, fj, px, py, pz, energy, event_counts, jet_def):
+        particles = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}), event_counts)
+        self.seq = fj.ClusterSequence(particles, jet_def)
+
+    def to_numpy(self, min_pt):
+        jets = self.seq.inclusive_jets(min_pt)
+        flat = ak.flatten(jets)
+        return (*(np.asarray(flat[k]) for k in ("px", "py", "pz", "E")), offsets_of(ak.num(jets)))
+
+    def to_numpy_with_constituents(self, min_pt):
+        cidx = self.seq.constituent_index(min_pt)
+        per_jet = ak.flatten(cidx, axis=1)
+        return offsets_of(ak.num(per_jet)), np.asarray(ak.flatten(per_jet)), offsets_of(ak.num(cidx))
+
+
 def cluster_flat(px, py, pz, energy, index, event_counts, radius: float, min_pt: float) -> Clustering:
     """Anti-kT jets of flat four-vectors, ``event_counts`` of them per event.
 
@@ -150,19 +186,19 @@ def cluster_flat(px, py, pz, energy, index, event_counts, radius: float, min_pt:
     if n_events == 0 or event_counts.sum() == 0:
         z, zi = np.zeros(0), np.zeros(0, dtype=np.int64)
         return Clustering(z, z, z, z, z, z, z, z, np.zeros(n_events, dtype=np.int64), zi, zi)
-    particles = ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": energy}), event_counts)
     with _quiet_stdout():
-        seq = fj.ClusterSequence(particles, fj.JetDefinition(fj.antikt_algorithm, radius))
-        raw = seq.inclusive_jets(min_pt)
-        cidx = seq.constituent_index(min_pt)
-    jet_counts = np.asarray(ak.num(raw), dtype=np.int64)
-    flat = ak.flatten(raw)
-    jpx, jpy, jpz, je = (np.asarray(flat[k], dtype=np.float64) for k in ("px", "py", "pz", "E"))
+        seq = _multi_event(fj, px, py, pz, energy, event_counts, fj.JetDefinition(fj.antikt_algorithm, radius))
+        raw = seq.to_numpy(min_pt)  # jet px, py, pz, E; jet offsets per event
+        cidx = seq.to_numpy_with_constituents(min_pt)  # constituent offsets per jet, indices; jet offsets
+    jet_counts = np.diff(np.asarray(raw[-1], dtype=np.int64))
+    jpx, jpy, jpz, je = (np.asarray(raw[k], dtype=np.float64) for k in range(4))
+    cons_off = np.asarray(cidx[0], dtype=np.int64)
+    cons_counts = np.diff(cons_off)
+    if len(cons_counts) != len(jpx) or not np.array_equal(np.diff(np.asarray(cidx[-1], dtype=np.int64)), jet_counts):
+        raise RuntimeError("fastjet returned inconsistent jets and constituents")
     jpt, jeta, jphi, jm = kinematics(jpx, jpy, jpz, je)
-    per_jet = ak.flatten(cidx, axis=1)
-    cons_counts = np.asarray(ak.num(per_jet), dtype=np.int64)
     # constituent indices refer to the event's list: map them back to the caller's indices
-    local = np.asarray(ak.flatten(per_jet), dtype=np.int64)
+    local = np.asarray(cidx[1], dtype=np.int64)[cons_off[0]:cons_off[-1]]
     jet_event = np.repeat(np.arange(n_events), jet_counts)
     cons = index[local + np.repeat(offsets_of(event_counts)[:-1][jet_event], cons_counts)]
     result = Clustering(jpx, jpy, jpz, je, jpt, jeta, jphi, jm, jet_counts, cons, cons_counts)

@@ -148,3 +148,24 @@ def test_nsubjettiness_kernel_equals_fastjet_contrib(shared_dir, source):
         done_all += done.sum()
         n_all += len(done)
     assert n_all > 10 and done_all > 0.7 * n_all
+
+
+@pytest.mark.parametrize("radius", [0.8, 1.5])
+def test_direct_fastjet_call_equals_the_awkward_front_end(shared_dir, monkeypatch, radius):
+    """cluster_flat hands flat arrays to the bindings' extension; the jets and their constituents
+    are those of fastjet.ClusterSequence on the jagged array (the path taken without it)."""
+    from ntuplizer import core, jets
+
+    ev = next(iterate_events(shared_dir / REAL[0], particle_fields=PARTICLE_FIELDS))
+    pf, counts = core._columns(ev.pfcands, core.PF_FIELDS)
+    p4 = jets.p4_from_ptetaphim(pf["PT"], pf["MomentumEta"], pf["Phi"], pf["Mass"])
+    index = np.arange(len(pf["PT"]))
+    fj = jets._fastjet()
+    assert not isinstance(jets._multi_event(fj, *p4, counts, fj.JetDefinition(fj.antikt_algorithm, radius)),
+                          jets._FrontEnd), "the bindings' extension was not called directly"
+    direct = jets.cluster_flat(*p4, index, counts, radius, 100.0)
+    monkeypatch.setattr(jets, "_multi_event", jets._FrontEnd)
+    front_end = jets.cluster_flat(*p4, index, counts, radius, 100.0)
+    assert len(direct.pt) > len(counts)
+    for f in dataclasses.fields(direct):
+        assert np.array_equal(getattr(direct, f.name), getattr(front_end, f.name)), f.name
