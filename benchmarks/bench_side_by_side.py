@@ -369,8 +369,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="side_by_side_"))
     points = {}
     for name in names:
-        point = samples.validate_point(cfg, samples.grid_point_for_job(cfg, name, JOB, SEED, MIN_PT))
-        points[name] = (point, samples.pythia_commands(cfg, point, samples.job_seed(SEED, name, JOB, "pythia")))
+        # the first batch of the job: its grid point and Pythia seed, as `generate` draws them
+        batch = samples.job_batches(cfg, name, JOB, 1, SEED, min_pt=MIN_PT)[0]
+        points[name] = (batch.point, samples.pythia_commands(cfg, batch.point, batch.pythia_seed))
     qcd_of = {n: cfg["samples"][n].get("kind") == "qcd" or ("resonance" not in cfg["samples"][n]) for n in names}
     figures = {"samples": {n: p.describe() for n, (p, _) in points.items()}, "reference_skipped": reason}
     print(f"side-by-side benchmark, {len(names)} samples: " + ", ".join(figures["samples"].values()), flush=True)
