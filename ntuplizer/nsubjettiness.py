@@ -10,10 +10,12 @@ The bindings cost ~0.2 ms per jet for tau_1..4 (a kT clustering per N behind a C
 kernel clusters once and takes the exclusive jets of every N from the same history. It follows
 fastjet's arithmetic step by step (rapidity and azimuth conventions, the order of the history,
 of the axes and of every sum), so it gives the same numbers bit for bit
-(tests/test_ntuplizer_speed.py compares them on every jet of the shared files). Where fastjet's
-own choice would hinge on an exact tie — constituents without transverse momentum (PUPPI
-candidates with zero weight sit at the same point), equal distances — the kernel declines the
-jet and the caller asks the bindings.
+(tests/test_ntuplizer_speed.py compares them on every jet of the shared files). Exact ties —
+constituents without transverse momentum (PUPPI candidates with zero weight sit at the same
+point), equal distances — make fastjet's result depend on the order of its own loops: below
+N2PLAIN_MAX constituents fastjet clusters the axes with its N2Plain strategy, and the kernel follows
+those loops one for one (ties broken as fastjet breaks them); for larger jets fastjet uses a tiled
+strategy, and the kernel declines a tied jet and the caller asks the bindings.
 """
 from __future__ import annotations
 
@@ -141,6 +143,105 @@ def _kt_history(px, py, pz, e, kt2, rap, phi):
     return mom, parent1, parent2, True
 
 
+# fastjet's Best strategy for the exclusive kT clustering of the axes (R = 1000) is N2Plain below
+# this many particles (checked in tests/test_ntuplizer_speed.py); N2Plain breaks exact ties in the
+# order of its own loops, which _kt_history_n2plain follows.
+N2PLAIN_MAX = 75
+_R2_MAX = 1000.0 * 1000.0  # fastjet::JetDefinition::max_allowable_R squared
+
+
+@numba.njit(cache=True, inline="always")
+def _bj_dij(k, nn, nnd, bkt2):
+    kt2 = bkt2[k]
+    if nn[k] >= 0 and bkt2[nn[k]] < kt2:
+        kt2 = bkt2[nn[k]]
+    return nnd[k] * kt2
+
+
+@numba.njit(cache=True)
+def _kt_history_n2plain(px, py, pz, e, kt2, rap, phi):
+    """:func:`_kt_history` as fastjet's N2Plain strategy runs it (ClusterSequence::_simple_N2_cluster),
+    loop for loop: exact ties (constituents without transverse momentum) are broken as fastjet
+    breaks them. Same outputs; ok is False only if a pseudojet went to the beam before the end."""
+    n = px.shape[0]
+    size = 2 * n - 1
+    mom = np.empty((size, 4))
+    parent1 = np.full(2 * n, -2, np.int64)
+    parent2 = np.full(2 * n, -2, np.int64)
+    for i in range(n):
+        mom[i, 0], mom[i, 1], mom[i, 2], mom[i, 3] = px[i], py[i], pz[i], e[i]
+    # brief jets by position: history index, rapidity, azimuth, kt2, nearest neighbour (position)
+    bidx = np.arange(n)
+    brap = rap.copy()
+    bphi = phi.copy()
+    bkt2 = kt2.copy()
+    nn = np.full(n, -1, np.int64)
+    nnd = np.full(n, _R2_MAX)
+    dij = np.empty(n)
+    for a in range(1, n):  # _bj_set_NN_crosscheck(jetA, head, jetA)
+        best, bnn = _R2_MAX, -1
+        for b in range(a):
+            d = _plain_distance(brap[a], bphi[a], brap[b], bphi[b])
+            if d < best:
+                best, bnn = d, b
+            if d < nnd[b]:
+                nnd[b], nn[b] = d, a
+        nn[a], nnd[a] = bnn, best
+    for k in range(n):
+        dij[k] = _bj_dij(k, nn, nnd, bkt2)
+    m = n
+    step = 0
+    while m > 0:
+        dmin, ka = dij[0], 0
+        for k in range(1, m):
+            if dij[k] < dmin:
+                ka, dmin = k, dij[k]
+        kb = nn[ka]
+        if kb >= 0:
+            if ka < kb:
+                ka, kb = kb, ka
+            ia, ib = bidx[ka], bidx[kb]
+            c = n + step
+            step += 1
+            for q in range(4):
+                mom[c, q] = mom[ia, q] + mom[ib, q]
+            parent1[c], parent2[c] = min(ia, ib), max(ia, ib)
+            # jetB becomes the new jet (_bj_set_jetinfo)
+            bidx[kb] = c
+            bkt2[kb] = mom[c, 0] * mom[c, 0] + mom[c, 1] * mom[c, 1]
+            brap[kb], bphi[kb] = _rap_phi(mom[c, 0], mom[c, 1], mom[c, 2], mom[c, 3])
+            nn[kb], nnd[kb] = -1, _R2_MAX
+        else:
+            if m > 1:
+                return mom, parent1, parent2, False
+            parent1[2 * n - 1], parent2[2 * n - 1] = bidx[ka], -1
+        m -= 1  # tail--; *jetA = *tail
+        bidx[ka], brap[ka], bphi[ka], bkt2[ka] = bidx[m], brap[m], bphi[m], bkt2[m]
+        nn[ka], nnd[ka], dij[ka] = nn[m], nnd[m], dij[m]
+        for i in range(m):
+            if nn[i] == ka or nn[i] == kb:  # _bj_set_NN_nocross(jetI, head, tail)
+                best, bnn = _R2_MAX, -1
+                for q in range(m):
+                    if q != i:
+                        d = _plain_distance(brap[i], bphi[i], brap[q], bphi[q])
+                        if d < best:
+                            best, bnn = d, q
+                nn[i], nnd[i] = bnn, best
+                dij[i] = _bj_dij(i, nn, nnd, bkt2)
+            if kb >= 0:
+                d = _plain_distance(brap[i], bphi[i], brap[kb], bphi[kb])
+                if d < nnd[i] and i != kb:
+                    nnd[i], nn[i] = d, kb
+                    dij[i] = _bj_dij(i, nn, nnd, bkt2)
+                if d < nnd[kb] and i != kb:
+                    nnd[kb], nn[kb] = d, i
+            if nn[i] == m:
+                nn[i] = ka
+        if kb >= 0:
+            dij[kb] = _bj_dij(kb, nn, nnd, bkt2)
+    return mom, parent1, parent2, True
+
+
 @numba.njit(cache=True)
 def _exclusive_jets(n, n_jets, parent1, parent2):
     """History indices of the exclusive jets, in fastjet's order (exclusive_jets_up_to)."""
@@ -248,16 +349,20 @@ def _one_jet(px, py, pz, e, n_max, beta, r0, taus):
     perp = np.empty(n)
     rap = np.empty(n)
     phi = np.empty(n)
+    exact_ties = n < N2PLAIN_MAX
     for i in range(n):
         kt2[i] = px[i] * px[i] + py[i] * py[i]
-        if kt2[i] == 0.0:
+        if kt2[i] == 0.0 and not (exact_ties and n > 1):
             return False
         perp[i] = math.sqrt(kt2[i])
         rap[i], phi[i] = _rap_phi(px[i], py[i], pz[i], e[i])
     if n <= 1:
         taus[:] = 0.0
         return True
-    mom, parent1, parent2, ok = _kt_history(px, py, pz, e, kt2, rap, phi)
+    if exact_ties:
+        mom, parent1, parent2, ok = _kt_history_n2plain(px, py, pz, e, kt2, rap, phi)
+    else:
+        mom, parent1, parent2, ok = _kt_history(px, py, pz, e, kt2, rap, phi)
     if not ok:
         return False
     half_beta = beta / 2.0

@@ -119,15 +119,16 @@ def test_iterate_events_reads_the_same_either_way(shared_dir, monkeypatch):
 @pytest.mark.parametrize("source", REAL)
 def test_nsubjettiness_kernel_equals_fastjet_contrib(shared_dir, source):
     """tau_1..4 of every selected PUPPI jet bit for bit as the fastjet bindings give them; the
-    kernel declines only jets with an exact tie (zero-momentum constituents)."""
+    kernel declines only jets of N2PLAIN_MAX or more constituents with an exact tie (zero-momentum
+    constituents), and computes the smaller tied jets too."""
     import fastjet
 
     from ntuplizer import core
     from ntuplizer.jets import offsets_of, p4_from_ptetaphim
-    from ntuplizer.nsubjettiness import nsubjettiness
+    from ntuplizer.nsubjettiness import N2PLAIN_MAX, nsubjettiness
 
     s = Settings.from_config(qcd_labels=True)
-    done_all, n_all = 0, 0
+    done_all, n_all, tied_done = 0, 0, 0
     for ev in iterate_events(shared_dir / source, particle_fields=PARTICLE_FIELDS):
         pf, counts = core._columns(ev.pfcands, core.PF_FIELDS)
         rc = core._reco_clustering(pf, counts, s)
@@ -145,9 +146,29 @@ def test_nsubjettiness_kernel_equals_fastjet_contrib(shared_dir, source):
         has_zero_pt = np.bincount(np.repeat(np.arange(len(n_cons)), n_cons)[np.hypot(px, py) == 0],
                                   minlength=len(n_cons)) > 0
         assert np.all(done | has_zero_pt | (n_cons < 2))  # declined only where fastjet breaks a tie
+        # below N2PLAIN_MAX the kernel breaks ties as fastjet's N2Plain does: nothing declined
+        assert np.all(done | (n_cons < 2) | (n_cons >= N2PLAIN_MAX))
+        tied_done += (done & has_zero_pt).sum()
         done_all += done.sum()
         n_all += len(done)
     assert n_all > 10 and done_all > 0.7 * n_all
+    assert tied_done > 0  # jets with zero-momentum constituents, bit for bit through the N2Plain path
+
+
+def test_fastjet_clusters_the_nsubjettiness_axes_with_n2plain_below_the_kernel_threshold():
+    """The kernel's exact tie-breaking follows fastjet's N2Plain loops: fastjet's Best strategy for
+    the axes' exclusive kT clustering (R = 1000) must be N2Plain for every smaller jet."""
+    import fastjet
+
+    from ntuplizer.nsubjettiness import N2PLAIN_MAX
+
+    rng = np.random.default_rng(7)
+    for n in (2, 10, 40, N2PLAIN_MAX - 1, N2PLAIN_MAX):
+        p = rng.normal(size=(n, 3))
+        e = np.sqrt((p ** 2).sum(axis=1) + 0.01)
+        particles = [fastjet.PseudoJet(*map(float, (*v, x))) for v, x in zip(p, e)]
+        seq = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.kt_algorithm, 1000.0))
+        assert (seq.strategy_string() == "N2Plain") == (n < N2PLAIN_MAX), (n, seq.strategy_string())
 
 
 @pytest.mark.parametrize("radius", [0.8, 1.5])
