@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,12 +44,14 @@ def count(log: str) -> dict:
             "group_jobs": per_group, "single_jobs": len(single)}
 
 
-def dry_run(work: Path, config: Path, *args) -> tuple[float, dict]:
+def dry_run(work: Path, config: Path, *args) -> tuple[tuple[float, float], dict]:
     cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(config), *args]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = (wall, c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
     if r.returncode != 0:
         sys.exit(f"dry run failed: {' '.join(cmd)}\n{(r.stdout + r.stderr)[-3000:]}")
     return wall, count(r.stdout + r.stderr)
@@ -116,12 +119,10 @@ def main() -> None:
         planned = work / "planned"
         planned.mkdir()
         build_tree(planned, cfg, a.jets_per_event)
-        rows = []
         for name, w in (("fresh (no file yet)", fresh), ("after the plans (every packing job)", planned)):
             for how, args in (("--profile slurm", ("--profile", str(REPO / "slurm"))), ("--cores 1", ("--cores", "1"))):
                 wall, c = dry_run(w, config, *args)
-                rows.append((name, how, wall, c))
-                print(f"{name:38s} {how:16s} {wall:6.1f} s  jobs {c['jobs']:5d}  submissions {c['submissions']:5d} "
+                print(f"{name:38s} {how:16s} {wall[0]:6.1f} s wall {wall[1]:6.1f} s CPU  jobs {c['jobs']:5d}  submissions {c['submissions']:5d} "
                       f"(one per job: {c['submissions_without_groups']})  group jobs {c['group_jobs']}", flush=True)
 
 
