@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,11 +104,7 @@ class DelphesWriter:
         self.n_events = 0
 
     def __enter__(self) -> "DelphesWriter":
-        try:
-            self._root, self._file = open_output(self.path, self.tmp)  # jetclass2.rootfile
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
+        self._root, self._file = open_output(self.path, self.tmp)  # jetclass2.rootfile
         return self
 
     def extend(self, collections: dict[str, ak.Array]) -> None:

@@ -139,14 +139,20 @@ def open_output(path, tmp, root: bool = True):
     Fails before any work if ``path`` cannot become a file; makes its directory, removes dead
     processes' temporaries of it (errors name ``path``, jetclass2.atomic) and, with ``root``,
     opens a reproducible ROOT file at ``tmp``. Returns ``(ReproducibleFile, open file)``, or
-    ``(None, None)`` without ``root``; the caller closes the first and renames ``tmp``.
+    ``(None, None)`` without ``root``; the caller closes the first and renames ``tmp``. On failure
+    nothing is left behind.
     """
     path = check_output_path(path)
-    with output_errors(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path)
-        if not root:
-            return None, None
-        # reproducible bytes: UUID from the file name, times fixed
-        context = ReproducibleFile(tmp, name=path.name)
-        return context, context.__enter__()
+    try:
+        with output_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            if not root:
+                return None, None
+            # reproducible bytes: UUID from the file name, times fixed
+            context = ReproducibleFile(tmp, name=path.name)
+            return context, context.__enter__()
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -112,8 +112,8 @@ class JetWriter:
         self._pq = None
 
     def __enter__(self) -> "JetWriter":
+        self._root, self._file = open_output(self.path, self.tmp, root=self.fmt == "root")  # jetclass2.rootfile
         try:
-            self._root, self._file = open_output(self.path, self.tmp, root=self.fmt == "root")  # jetclass2.rootfile
             if self._file is not None:
                 with output_errors(self.path):
                     # a TTree (not an RNTuple), branches named <collection>_<field>, counters n<collection>
