@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,8 @@ import cramjam
 import numpy as np
 import uproot
 
-from .atomic import check_output_path, output_errors, remove_stale_temporaries, temporary_name
-from .rootfile import ReproducibleFile
+from .atomic import output_errors, temporary_name
+from .rootfile import open_output
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +104,7 @@ class DelphesWriter:
         self.n_events = 0
 
     def __enter__(self) -> "DelphesWriter":
-        check_output_path(self.path)  # a directory in the way fails now, not after all the work
-        try:
-            with output_errors(self.path):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                remove_stale_temporaries(self.path)
-                # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
-                self._root = ReproducibleFile(self.tmp, name=self.path.name)
-                self._file = self._root.__enter__()
-        except BaseException:
-            self.__exit__(*sys.exc_info())
-            raise
+        self._root, self._file = open_output(self.path, self.tmp)  # jetclass2.rootfile
         return self
 
     def extend(self, collections: dict[str, ak.Array]) -> None:

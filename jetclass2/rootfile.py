@@ -25,6 +25,8 @@ import uproot
 import uproot.writing._cascade  # noqa: F401  (the modules whose clock stopped_clock stops)
 import uproot.writing._cascadetree  # noqa: F401
 
+from .atomic import check_output_path, output_errors, remove_stale_temporaries
+
 #: ROOT's TDatime counts from 1995.
 DEFAULT_EPOCH = _datetime.datetime(1995, 1, 1)
 _NAMESPACE = uuid.UUID("6f1f4d0e-7a43-5b52-9a1e-3c2d4a6b8e10")  # this project's UUID namespace
@@ -129,3 +131,28 @@ class ReproducibleFile:
                     self._raw.close()
         finally:
             self._clock.__exit__(exc_type, exc, tb)
+
+
+def open_output(path, tmp, root: bool = True):
+    """Start writing the atomic output ``path`` under its temporary name ``tmp``.
+
+    Fails before any work if ``path`` cannot become a file; makes its directory, removes dead
+    processes' temporaries of it (errors name ``path``, jetclass2.atomic) and, with ``root``,
+    opens a reproducible ROOT file at ``tmp``. Returns ``(ReproducibleFile, open file)``, or
+    ``(None, None)`` without ``root``; the caller closes the first and renames ``tmp``. On failure
+    nothing is left behind.
+    """
+    path = check_output_path(path)
+    try:
+        with output_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            if not root:
+                return None, None
+            # reproducible bytes: UUID from the file name, times fixed
+            context = ReproducibleFile(tmp, name=path.name)
+            return context, context.__enter__()
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

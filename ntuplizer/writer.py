@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import uproot
 
-from jetclass2.atomic import check_output_path, output_errors, remove_stale_temporaries, temporary_name
-from jetclass2.rootfile import ReproducibleFile
+from jetclass2.atomic import output_errors, temporary_name
+from jetclass2.rootfile import open_output
 
 from . import schema
 
@@ -112,15 +112,10 @@ class JetWriter:
         self._pq = None
 
     def __enter__(self) -> "JetWriter":
-        check_output_path(self.path)  # a directory in the way fails now, not after all the work
+        self._root, self._file = open_output(self.path, self.tmp, root=self.fmt == "root")  # jetclass2.rootfile
         try:
-            with output_errors(self.path):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                remove_stale_temporaries(self.path)
-                if self.fmt == "root":
-                    # reproducible bytes: UUID from the file name, times fixed (jetclass2.rootfile)
-                    self._root = ReproducibleFile(self.tmp, name=self.path.name)
-                    self._file = self._root.__enter__()
+            if self._file is not None:
+                with output_errors(self.path):
                     # a TTree (not an RNTuple), branches named <collection>_<field>, counters n<collection>
                     self._tree = self._file.mktree(TREE_NAME, _branch_types(),
                                                    field_name=lambda outer, inner: f"{outer}_{inner}",

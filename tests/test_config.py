@@ -125,3 +125,20 @@ def test_dry_run_types_config_values_and_stops_on_traps(tmp_path):
     rc, out = dry_run("--config", "detector={card: cards/delphes/gone.yaml}")
     assert rc != 0 and "config detector.card: fast-simulation card cards/delphes/gone.yaml not found" in out
     assert "Traceback" not in out
+
+
+def test_cluster_resources_come_from_config_and_can_be_overridden():
+    """Jobs ask for config/resources.yaml's requests, scaled with the job size; a configuration overrides
+    them rule by rule; a misspelt rule or key stops the dry run."""
+    table = yaml.safe_load((REPO / "config" / "resources.yaml").read_text())
+    rc, out = dry_run("--config", "samples={QCD: {jobs: 1, events_per_job: 60000}}", "resources={ntuplize: {mem_mb: 3100}}")
+    assert rc == 0, out[-2000:]
+    gen = out[out.index("rule generate:"):].split("\n\n")[0]
+    ntu = out[out.index("rule ntuplize:"):].split("\n\n")[0]
+    assert f"mem_mb={table['generate']['mem_mb']}," in gen
+    assert f"runtime={int(60000 * table['generate']['seconds_per_event'] / 60)}," in gen  # above the minimum
+    assert "mem_mb=3100," in ntu
+    rc, out = dry_run("--config", "resources={ntuplise: {mem_mb: 3100}}")
+    assert rc != 0 and "config resources.ntuplise: not in config/resources.yaml (known: " in out
+    rc, out = dry_run("--config", "resources={ntuplize: {memory: 3100}}")
+    assert rc != 0 and "config resources.ntuplize.memory: not in config/resources.yaml (known: mem_mb, runtime" in out

@@ -9,6 +9,29 @@ SOFTWARE = "../envs/jetclass2.yaml"
 CATEGORIES = PLAN.categories
 
 
+def _resources():
+    """Per-rule cluster requests: config/resources.yaml, overridden by the configuration's `resources:`."""
+    path = os.path.join(workflow.basedir, "config", "resources.yaml")
+    with open(path) as f:
+        table = yaml.safe_load(f)
+    for rule, values in config.get("resources", {}).items():
+        unknown = [rule] if rule not in table else [f"{rule}.{k}" for k in values if k not in table[rule]]
+        if unknown:
+            known = sorted(table[rule] if rule in table else table)
+            raise WorkflowError(f"config resources.{unknown[0]}: not in config/resources.yaml (known: {', '.join(known)})")
+        table[rule] = {**table[rule], **values}
+    return table
+
+
+# RES["generate"]["mem_mb"]: what a job of a rule asks a cluster for (memory MB, runtime minutes, threads)
+RES = _resources()
+
+
+def minutes_for(res, events):
+    """Runtime request [min] of a job of `events` events: res's per-event term, at least res["runtime"]."""
+    return max(int(res["runtime"]), int(events * res["seconds_per_event"] / 60))
+
+
 def category_of(sample):
     """The dataset category of a sample (`category:` in the samples file)."""
     return PLAN.category[sample]

@@ -4,10 +4,6 @@
 EMBEDDED = config["generation"]["backend"] == "embedded"
 _min_pt = config["generation"].get("min_pt")
 _PILEUP = config["detector"]["pileup_mean"] > 0
-# Wall time of an embedded job per event, for the runtime request: measured 0.026 s on one
-# core here (Pythia 16 ms, fast simulation with 50 pile-up 7 ms, writing 3 ms); 8x margin for
-# slower nodes and the hardest grid points.
-EMBEDDED_SECONDS_PER_EVENT = 0.2
 
 
 rule pileup_library:
@@ -23,8 +19,8 @@ rule pileup_library:
         events=config["detector"]["pileup_library_events"],
         seed=config["seed"],
     resources:
-        mem_mb=2000,
-        runtime=240,
+        mem_mb=int(RES["pileup_library"]["mem_mb"]),
+        runtime=minutes_for(RES["pileup_library"], config["detector"]["pileup_library_events"]),
     conda:
         SOFTWARE
     shell:
@@ -54,8 +50,8 @@ if EMBEDDED:
             pileup=lambda w, input: f"--pileup-library {input.pileup}" if _PILEUP else "",
             min_pt=f"--min-pt {_min_pt}" if _min_pt is not None else "",
         resources:
-            mem_mb=2000,
-            runtime=lambda w: max(30, int(SAMPLES[w.sample]["events_per_job"] * EMBEDDED_SECONDS_PER_EVENT / 60)),
+            mem_mb=int(RES["generate"]["mem_mb"]),
+            runtime=lambda w: minutes_for(RES["generate"], SAMPLES[w.sample]["events_per_job"]),
         conda:
             SOFTWARE
         shell:
@@ -74,22 +70,19 @@ else:
     _EPG = _CONTAINER.get("events_per_grid_point")
     _BATCH = f"--events-per-grid-point {_EPG}" if _EPG else ""
     _DELPHES_PILEUP = f"{RESULTS}/pileup/MinBias_{config['detector']['pileup_library_events']}.pileup"
-    # Time of a job on one core, for the runtime request (benchmarks/bench_real_chain.py, CPU time on
-    # this machine; docs/container.md): MadGraph process output ~4 s once per job; a MadGraph launch
-    # 7 s (heft) to 29 s (2HDM) per batch, whatever its size; Pythia + Delphes with 50 pile-up ~1.3 s
-    # per batch plus ~55 ms per event. About 2x-3x margin for slower or busier nodes and hard points.
-    CONTAINER_MINUTES_PER_JOB = 2
-    CONTAINER_MINUTES_PER_BATCH = 1.0
-    CONTAINER_SECONDS_PER_EVENT = 0.15
+    # Time of a job on one core, for the runtime request (config/resources.yaml, from
+    # benchmarks/bench_real_chain.py and docs/container.md): MadGraph process output once per job, a
+    # MadGraph launch per batch whatever its size, Pythia + Delphes with 50 pile-up per event.
+    _RES_CONTAINER = RES["generate_container"]
 
     def _container_runtime(w):
         """Minutes requested for a job: Pythia + Delphes per event, MadGraph per job and per batch (not QCD)."""
         events = SAMPLES[w.sample]["events_per_job"]
         batches = -(-events // (_EPG or PLAN.events_per_grid_point))
-        minutes = events * CONTAINER_SECONDS_PER_EVENT / 60
+        minutes = events * _RES_CONTAINER["seconds_per_event"] / 60
         if not PLAN.qcd_labels[w.sample]:  # resonant samples run MadGraph
-            minutes += CONTAINER_MINUTES_PER_JOB + batches * CONTAINER_MINUTES_PER_BATCH
-        return max(30, int(minutes))
+            minutes += _RES_CONTAINER["minutes_per_job"] + batches * _RES_CONTAINER["minutes_per_batch"]
+        return max(int(_RES_CONTAINER["runtime"]), int(minutes))
 
     rule delphes_pileup:
         """Delphes' pile-up file: Pythia SoftQCD:inelastic -> DelphesPythia8 -> root2pileup, generated once."""
@@ -109,8 +102,8 @@ else:
         container:
             _CONTAINER["image"]
         resources:
-            mem_mb=2000,
-            runtime=lambda w: max(30, int(config["detector"]["pileup_library_events"] * 0.02 / 60)),  # measured 8 ms CPU per event
+            mem_mb=int(RES["delphes_pileup"]["mem_mb"]),
+            runtime=minutes_for(RES["delphes_pileup"], config["detector"]["pileup_library_events"]),  # measured 8 ms CPU per event
         shell:
             "{params.driver} pileup --events {params.events} --seed {params.seed} --samples-config {input.samples_config} "
             "--converter-card {params.converter} --workdir {params.workdir} -o {output} > {log} 2>&1"
@@ -137,7 +130,7 @@ else:
         container:
             _CONTAINER["image"]
         resources:
-            mem_mb=4000,
+            mem_mb=int(_RES_CONTAINER["mem_mb"]),
             runtime=_container_runtime,
         shell:
             "{params.driver} generate --sample {wildcards.sample} --job $((10#{wildcards.job})) --events {params.events} "

@@ -11,8 +11,8 @@ rule ntuplize:
         radius=config["ntuplizer"]["jet_radius"],
         qcd=lambda w: "--qcd-labels" if PLAN.qcd_labels[w.sample] else "",
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=int(RES["ntuplize"]["mem_mb"]),
+        runtime=lambda w: minutes_for(RES["ntuplize"], SAMPLES[w.sample]["events_per_job"]),
     conda:
         SOFTWARE
     shell:

@@ -52,10 +52,10 @@ checkpoint pack_plan:
         group=NTUPLES_PER_SCATTER,
         seed=config["seed"],
         samples_config=config["generation"]["samples_config"],
-    threads: 8
+    threads: int(RES["pack_plan"]["threads"])
     resources:
-        mem_mb=2000,
-        runtime=lambda w: 10 + len(ntuples_of_category(w.category)) // 20,
+        mem_mb=int(RES["pack_plan"]["mem_mb"]),
+        runtime=lambda w: int(RES["pack_plan"]["runtime"] + len(ntuples_of_category(w.category)) * RES["pack_plan"]["minutes_per_ntuple"]),
     shell:
         "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
         "--split {params.split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} "
@@ -72,8 +72,8 @@ rule pack_scatter:
     log:
         f"{RESULTS}/logs/pack/{{category}}/scatter_{{group}}.log",
     resources:
-        mem_mb=2500,
-        runtime=lambda w: 10 + 2 * NTUPLES_PER_SCATTER,
+        mem_mb=int(RES["pack_scatter"]["mem_mb"]),
+        runtime=int(RES["pack_scatter"]["runtime"] + RES["pack_scatter"]["minutes_per_ntuple"] * NTUPLES_PER_SCATTER),
     shell:
         "python -m packing scatter {input.plan} --group $((10#{wildcards.group})) -o {output} > {log} 2>&1"
 
@@ -92,8 +92,8 @@ rule pack_gather:
         shard_dir=lambda w: f"{PACK_WORK}/{w.category}/scatter",
     resources:
         # two copies of the file's jets (~6 kB each in memory) plus the interpreter
-        mem_mb=800 + 12 * PACK["jets_per_file"] // 1000,
-        runtime=15,
+        mem_mb=int(RES["pack_gather"]["mem_mb"] + RES["pack_gather"]["mem_mb_per_1k_jets"] * PACK["jets_per_file"] / 1000),
+        runtime=int(RES["pack_gather"]["runtime"]),
     shell:
         "python -m packing gather {input.plan} --index $((10#{wildcards.index})) --shard-dir {params.shard_dir} "
         "-o {output.data} > {log} 2>&1"
@@ -113,8 +113,8 @@ rule pack_tarball:
         number=lambda w: int(w.first) // PACK["files_per_tarball"],
         files_dir=lambda w: f"{PACK_WORK}/{w.category}/files",
     resources:
-        mem_mb=500,
-        runtime=30,
+        mem_mb=int(RES["pack_tarball"]["mem_mb"]),
+        runtime=int(RES["pack_tarball"]["runtime"]),
     shell:
         "python -m packing tarball {input.plan} --number {params.number} --files-dir {params.files_dir} -o {output.tar} > {log} 2>&1"
 
@@ -131,10 +131,10 @@ rule pack_finalize:
         f"{RESULTS}/logs/pack/{{category}}/finalize.log",
     params:
         work=lambda w: f"{PACK_WORK}/{w.category}",
-    threads: 16  # SHA-256 of every file before the swap
+    threads: int(RES["pack_finalize"]["threads"])  # SHA-256 of every file before the swap
     resources:
-        mem_mb=1000,
-        runtime=60,
+        mem_mb=int(RES["pack_finalize"]["mem_mb"]),
+        runtime=int(RES["pack_finalize"]["runtime"]),
     shell:
         f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1"
 
@@ -147,10 +147,10 @@ rule verify_category:
         f"{DATASET}/.verified/{{category}}.json",
     log:
         f"{RESULTS}/logs/verify/{{category}}.log",
-    threads: 16
+    threads: int(RES["verify_category"]["threads"])
     resources:
-        mem_mb=1000,
-        runtime=60,
+        mem_mb=int(RES["verify_category"]["mem_mb"]),
+        runtime=int(RES["verify_category"]["runtime"]),
     shell:
         f"python -m packing verify {DATASET} --categories {{wildcards.category}} --jobs {{threads}} --stamp {{output}} > {{log}} 2>&1"
 
@@ -163,7 +163,10 @@ rule verify_dataset:
         VERIFIED,
     log:
         f"{RESULTS}/logs/verify/dataset.log",
-    threads: 16
+    threads: int(RES["verify_dataset"]["threads"])
+    resources:
+        mem_mb=int(RES["verify_dataset"]["mem_mb"]),
+        runtime=int(RES["verify_dataset"]["runtime"]),
     shell:
         f"python -m packing verify {DATASET} --categories {' '.join(ALL_CATEGORIES)} --since {{input}} --jobs {{threads}} "
         "--stamp {output} > {log} 2>&1"

@@ -24,12 +24,16 @@ rule qa_category:
         min_jets=QA.get("min_jets_all_labels", 1000000),
         samples_config=config["generation"]["samples_config"],
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=int(RES["qa_category"]["mem_mb"]),
+        runtime=int(RES["qa_category"]["runtime"]),
     shell:
         f"python -m jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{wildcards.category}} "
         f"--provenance-dir {RESULTS}/delphes --reference {{params.reference}} --samples-config {{params.samples_config}} "
         "--max-jets {params.max_jets} --min-jets-all-labels {params.min_jets} > {log} 2>&1"
+
+
+localrules:
+    qa_summary,  # joins the categories' summaries into one page: no cluster job
 
 
 rule qa_summary:

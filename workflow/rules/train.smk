@@ -10,7 +10,8 @@ MANIFESTS = [manifest(c) for c in ALL_CATEGORIES]
 REWEIGHT = TRAIN.get("reweight", True)
 # make_weight and train read only a dataset whose every file matched its manifest (rule verify_dataset)
 DATASET_VERIFIED = [VERIFIED]
-_TRAIN_PROCS = max(1, len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()]))
+_GPUS = len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()])  # training.gpus: "" CPU, "0,1,2,3" four
+_TRAIN_PROCS = max(1, _GPUS)
 _WORKERS = int(TRAIN.get("num_workers", 0))
 # absolute: the workflow may run in another directory (--directory, cluster jobs)
 NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
@@ -20,6 +21,9 @@ def _network_opts():
     opts = " ".join(f"-o {k} '{v}'" for k, v in TRAIN.get("network_options", {}).items())
     return f"--network-config {NETWORK_CONFIG} -o num_classes 188 {opts}"
 
+
+localrules:
+    data_config,  # two small YAML files: no cluster job
 
 
 rule data_config:
@@ -44,8 +48,8 @@ rule make_weight:
     log:
         f"{RESULTS}/logs/make_weight.log",
     resources:
-        mem_mb=32000,  # jet pT, m_SD and the label classes of every train and val jet
-        runtime=240,
+        mem_mb=int(RES["make_weight"]["mem_mb"]),  # jet pT, m_SD and the label classes of every train and val jet
+        runtime=int(RES["make_weight"]["runtime"]),
     container:
         TRAIN_CONTAINER
     shell:
@@ -69,10 +73,10 @@ rule train:
         weaver_log=f"{TRAIN_DIR}/net.weaver.log",
     resources:
         # per process: < 4 GB per loader worker (benchmarks/bench_training.py) and the process itself
-        mem_mb=_TRAIN_PROCS * (max(1, _WORKERS) * 4000 + 8000),
-        runtime=2880,
+        mem_mb=int(_TRAIN_PROCS * (max(1, _WORKERS) * RES["train"]["mem_mb_per_worker"] + RES["train"]["mem_mb_per_process"])),
+        runtime=int(RES["train"]["runtime"]),
         cpus_per_task=_TRAIN_PROCS * (_WORKERS + 1),
-        gpu=_TRAIN_PROCS if TRAIN.get("gpus") else 0,
+        gpu=_GPUS,  # Slurm: --gpus=N, one per torchrun process
     container:
         TRAIN_CONTAINER
     shell:
@@ -91,6 +95,9 @@ rule export:
         f"{RESULTS}/logs/export.log",
     params:
         net=_network_opts(),
+    resources:
+        mem_mb=int(RES["export"]["mem_mb"]),
+        runtime=int(RES["export"]["runtime"]),
     container:
         TRAIN_CONTAINER
     shell:
@@ -113,6 +120,11 @@ rule evaluate:
         net=_network_opts(),
         gpus=str(TRAIN.get("gpus", "")),
         smoke="--smoke-test" if TRAIN.get("smoke_test") else "",
+    resources:
+        mem_mb=int(RES["evaluate"]["mem_mb"]),
+        runtime=int(RES["evaluate"]["runtime"]),
+        cpus_per_task=max(1, _WORKERS) + 1,
+        gpu=_GPUS,  # weaver --predict on the GPUs of training.gpus
     container:
         TRAIN_CONTAINER
     shell:
