@@ -3,10 +3,30 @@
 >>> import ntuplizer
 >>> ntuplizer.ntuplize(["delphes.root"], "jets.root", qcd_labels=True)
 >>> jets = ntuplizer.process_file("delphes.root")
+
+The names below are imported on first use, so that a light module such as
+``ntuplizer.labels`` (used by packing for the label list) does not load fastjet and numba.
 """
-from jetclass2.delphes_tree import DelphesInputError
+from importlib import import_module
 
-from .core import Settings, SettingsError, gen_jets, jet_substructure, ntuplize, process_events, process_file, reco_jets
-from .labels import LABEL_NAMES, label_jets
+_EXPORTS = {
+    "Settings": ".core", "SettingsError": ".core", "gen_jets": ".core", "jet_substructure": ".core",
+    "ntuplize": ".core", "process_events": ".core", "process_file": ".core", "reco_jets": ".core",
+    "LABEL_NAMES": ".labels", "label_jets": ".labels",
+    "DelphesInputError": "jetclass2.delphes_tree",
+}
 
-__all__ = ["Settings", "SettingsError", "reco_jets", "gen_jets", "jet_substructure", "ntuplize", "process_events", "process_file", "DelphesInputError", "LABEL_NAMES", "label_jets"]
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ntuplizer' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
