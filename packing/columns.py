@@ -74,7 +74,8 @@ def take(cols: dict, idx: np.ndarray) -> dict:
             out[name] = cols[name][idx]
             continue
         offsets, values = cols[name]
-        hit = next((c for c in cache if c[0] is offsets or np.array_equal(c[0], offsets)), None)
+        hit = next((c for c in cache if c[0] is offsets), None) or next(
+            (c for c in cache if len(c[0]) == len(offsets) and np.array_equal(c[0], offsets)), None)
         if hit is None:
             hit = (offsets, *_ranges_index(offsets, idx))
             cache.append(hit)
@@ -162,19 +163,22 @@ def empty() -> dict:
 # --- Arrow record batches (the scatter shards) -------------------------------------------------
 
 def arrow_schema(large: bool = True) -> pa.Schema:
-    """The jet record as Arrow: ``large`` lists (64-bit offsets) for the shards; 32-bit ``list<item>``,
-    nothing nullable, is the schema of the published parquet files."""
+    """The jet record as Arrow: ``large`` lists (64-bit offsets) and booleans as bytes (no bit
+    packing, so that reading is a view) for the shards; 32-bit ``list<item>``, nothing nullable,
+    is the schema of the published parquet files."""
     fields = []
     for name, dtype, jagged in BRANCHES:
-        t = pa.from_numpy_dtype(np.dtype(dtype))
+        t = pa.uint8() if large and dtype == "bool" else pa.from_numpy_dtype(np.dtype(dtype))
         item = pa.field("item", t, nullable=False)
         fields.append(pa.field(name, (pa.large_list(item) if large else pa.list_(item)) if jagged else t, nullable=False))
     return pa.schema(fields)
 
 
-def _arrow(values: np.ndarray) -> pa.Array:
+def _arrow(values: np.ndarray, as_bytes: bool = False) -> pa.Array:
     """A numpy array as a primitive Arrow array, through its buffer (pa.array imports pandas)."""
     values = np.ascontiguousarray(values)
+    if values.dtype == bool and as_bytes:
+        values = values.view(np.uint8)
     if values.dtype == bool:
         return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
     return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
@@ -187,9 +191,9 @@ def to_batch(cols: dict, schema: pa.Schema) -> pa.RecordBatch:
             offsets, values = cols[name]
             offsets = np.ascontiguousarray(offsets, dtype=np.int64 if pa.types.is_large_list(field.type) else np.int32)
             arrays.append(pa.Array.from_buffers(field.type, len(offsets) - 1, [None, pa.py_buffer(offsets)],
-                                                children=[_arrow(values)]))
+                                                children=[_arrow(values, field.type.value_type == pa.uint8())]))
         else:
-            arrays.append(_arrow(cols[name]))
+            arrays.append(_arrow(cols[name], field.type == pa.uint8()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -216,9 +220,29 @@ def from_batch(batch: pa.RecordBatch) -> dict:
             width = np.int64 if pa.types.is_large_list(col.type) else np.int32
             offsets = np.frombuffer(col.buffers()[1], dtype=width)[col.offset:col.offset + len(col) + 1].astype(np.int64)
             values = _numpy(col.values)[offsets[0]:offsets[-1]]
-            cols[name] = (offsets - offsets[0], values)
+            cols[name] = (offsets - offsets[0], _as_schema_dtype(name, values))
         else:
-            cols[name] = _numpy(col)
+            cols[name] = _as_schema_dtype(name, _numpy(col))
+    return cols
+
+
+def _as_schema_dtype(name: str, values: np.ndarray) -> np.ndarray:
+    """Booleans stored as bytes (the shards) viewed as booleans again."""
+    return values.view(bool) if values.dtype == np.uint8 and DTYPES.get(name) == np.dtype(bool) else values
+
+
+def share_offsets(cols: dict) -> dict:
+    """Make the jagged branches of one collection share one offsets array when their counts are
+    equal (as the ntuplizer writes them), so that :func:`take` builds one index per collection."""
+    seen = []
+    for name, _, jagged in BRANCHES:
+        if jagged:
+            offsets, values = cols[name]
+            same = next((o for o in seen if o is offsets or (len(o) == len(offsets) and np.array_equal(o, offsets))), None)
+            if same is None:
+                seen.append(offsets)
+            else:
+                cols[name] = (same, values)
     return cols
 
 
