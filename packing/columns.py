@@ -79,7 +79,7 @@ def take(cols: dict, idx: np.ndarray) -> dict:
         if hit is None:
             hit = (offsets, *_ranges_index(offsets, idx))
             cache.append(hit)
-        out[name] = (hit[1], values[hit[2]])
+        out[name] = (hit[1], np.take(values, hit[2]))
     return out
 
 
@@ -268,7 +268,7 @@ class ContentHash:
                 h_counts.update(np.diff(offsets).astype("<i8").tobytes())
             else:
                 values = cols[name]
-            h_values.update(np.ascontiguousarray(values, dtype=DTYPES[name].newbyteorder("<")).tobytes())
+            h_values.update(np.ascontiguousarray(values, dtype=DTYPES[name].newbyteorder("<")))  # its buffer: no copy
 
     def hexdigest(self) -> str:
         total = hashlib.sha256()

@@ -85,13 +85,15 @@ def add_counts(total: dict[int, int], more: dict[int, int]) -> dict[int, int]:
     return total
 
 
-def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression: str = "lz4", baskets: int = 10) -> dict:
+def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression: str = "lz4", baskets: int = 10,
+                 sha256: bool = True) -> dict:
     """Write the column sets ``chunks`` as one packed file; returns its summary (jets, labels, hashes).
 
     ROOT: one basket per branch per chunk (``baskets``: how many to expect). The file is written
     under its own name in a private staging directory beside ``path`` and renamed into place when
     complete. ROOT files get a UUID from their name and fixed time stamps, so the same jets give
-    the same bytes (:mod:`jetclass2.rootfile`).
+    the same bytes (:mod:`jetclass2.rootfile`). Without ``sha256`` the summary's ``sha256`` is
+    ``None`` (the gather jobs leave it to finalize).
     """
     path = Path(path)
     if fmt not in FORMATS:
@@ -116,7 +118,7 @@ def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression
                     writer.write_batch(columns.to_batch(cols, schema))
             os.replace(tmp, path)
     return {"file": path.name, "jets": n, "labels": dict(sorted(labels.items())), "bytes": path.stat().st_size,
-            "sha256": sha256_file(path), "content_hash": content.hexdigest(), "nonfinite": nonfinite}
+            "sha256": sha256_file(path) if sha256 else None, "content_hash": content.hexdigest(), "nonfinite": nonfinite}
 
 
 def _account(cols: dict, labels: dict, nonfinite: dict, content) -> int:

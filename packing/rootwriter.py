@@ -6,7 +6,7 @@ per 100k-jet file that was most of a gather job's writing time. :class:`PackedTr
 lets uproot do all the TTree bookkeeping (branch metadata, basket tables, free segments) and
 replaces only its two basket writers, on this tree alone, by ones that assemble the basket
 once in a preallocated buffer and write key and data without joining them. The bytes are those
-of uproot's own writers (``tests/test_packing.py::test_fast_basket_writer_gives_uprootss_bytes``
+of uproot's own writers (``tests/test_packing.py::test_fast_basket_writer_gives_uproots_bytes``
 compares whole files), so the files stay reproducible and readable by ROOT, uproot and weaver.
 
 One ``write`` call is one basket per branch: a gather job writes ``basket`` jets per call, so a
@@ -28,6 +28,7 @@ from ntuplizer.writer import _LAYOUT, TREE_NAME, _branch_types
 #: ``--compression`` choices -> uproot codecs (LZ4: fast to write and to read; zstd/zlib: smaller)
 CODECS = {"lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(1), "zlib": uproot.ZLIB(1), "none": None}
 _OFFSETS_LENGTH = struct.Struct(">i")
+RAW_ABOVE = 0.97  # compressed / uncompressed size of a branch's first basket above which it is stored raw
 
 
 def _key_and_basket_header(tree, branch_name: str, fNbytes: int, fObjlen: int, fKeylen: int, location: int,
@@ -50,8 +51,14 @@ def _key_length(tree, branch_name: str) -> int:
             + uproot.models.TBasket._tbasket_format2.size + 1)
 
 
-def _write(tree, sink, branch_name, fKeylen, payload, compression, nev_buf_size, nev_buf, last):
+def _write(tree, sink, branch_name, fKeylen, payload, compression, nev_buf_size, nev_buf, last, raw=None):
+    if raw is not None and branch_name in raw[1]:
+        compression = None
     compressed = uproot.compression.compress(payload, compression)
+    if raw is not None and branch_name not in raw[0]:
+        raw[0].add(branch_name)
+        if compression is not None and len(compressed) >= RAW_ABOVE * len(payload):
+            raw[1].add(branch_name)
     fObjlen, fNbytes = len(payload), fKeylen + len(compressed)
     if max(fObjlen, fNbytes) > uproot.const.kMaxTBasketBytes:
         raise ValueError(f"branch {branch_name}: a basket of {fObjlen} bytes is too large (write fewer jets per basket)")
@@ -65,20 +72,24 @@ def _write(tree, sink, branch_name, fKeylen, payload, compression, nev_buf_size,
     return fKeylen + fObjlen, fNbytes, location
 
 
-def _install_fast_baskets(tree) -> dict:
+def _install_fast_baskets(tree, skip_incompressible: bool = True) -> dict:
     """Replace the basket writers of one uproot tree (``_cascadetree.Tree``) by one-copy ones.
 
     They accept arrays of either byte order (see :meth:`PackedTreeWriter.write`) and write the
-    branch's big-endian type, as uproot's do. Returns branch -> uproot's (big-endian) dtype.
+    branch's big-endian type, as uproot's do. With ``skip_incompressible``, a branch whose first
+    basket the codec cannot shrink by 3% (uproot then stores it uncompressed anyway: most float
+    branches under LZ4) is not compressed again. Returns branch -> uproot's (big-endian) dtype.
     """
     big = {d["fName"]: d["dtype"] for d in tree._branch_data if d["kind"] != "record"}
+    raw = (set(), set()) if skip_incompressible else None  # branches seen, branches written uncompressed
 
     def write_np_basket(sink, branch_name, compression, array):
         fKeylen = _key_length(tree, branch_name)
         payload = np.empty(array.nbytes, dtype=np.uint8)
         payload.view(big[branch_name]).reshape(array.shape)[...] = array  # the byte swap is this one copy
         itemsize = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
-        return _write(tree, sink, branch_name, fKeylen, payload, compression, itemsize, len(array), fKeylen + len(payload))
+        return _write(tree, sink, branch_name, fKeylen, payload, compression, itemsize, len(array), fKeylen + len(payload),
+                      raw)
 
     def write_jagged_basket(sink, branch_name, compression, array, offsets):
         fKeylen = _key_length(tree, branch_name)
@@ -92,7 +103,8 @@ def _install_fast_baskets(tree) -> dict:
         payload[nbytes + 4:] = offsets.view(np.uint8)
         last = int(offsets[-1])
         offsets[-1] = 0
-        return _write(tree, sink, branch_name, fKeylen, payload, compression, len(offsets) + 1, len(offsets) - 1, last)
+        return _write(tree, sink, branch_name, fKeylen, payload, compression, len(offsets) + 1, len(offsets) - 1, last,
+                      raw)
 
     tree.write_np_basket = write_np_basket
     tree.write_jagged_basket = write_jagged_basket
@@ -107,12 +119,12 @@ class PackedTreeWriter:
     """
 
     def __init__(self, path: str | os.PathLike, name: str, compression: str = "lz4", baskets: int = 10,
-                 fast: bool = True):
+                 fast: bool = True, skip_incompressible: bool = True):
         if compression not in CODECS:
             raise ValueError(f"unknown compression {compression!r} (choose from {', '.join(CODECS)})")
         self._root = ReproducibleFile(path, name=name, compression=CODECS[compression])
         self.baskets = max(1, int(baskets))  # expected baskets: the basket tables never need to grow
-        self.fast = fast
+        self.fast, self.skip_incompressible = fast, skip_incompressible
         self.n_jets = 0
         self._native = []
 
@@ -123,7 +135,7 @@ class PackedTreeWriter:
                                   counter_name=lambda collection: f"n{collection}",
                                   initial_basket_capacity=self.baskets + 2)
             if self.fast:
-                _install_fast_baskets(self._tree._cascading)
+                _install_fast_baskets(self._tree._cascading, self.skip_incompressible)
                 self._native = [(d, d["dtype"], d["dtype"].newbyteorder("="))
                                 for d in self._tree._cascading._branch_data if d["kind"] != "record"]
         except BaseException:
