@@ -113,48 +113,6 @@ def concat(parts: list[dict], names=None) -> dict:
     return out
 
 
-def permuted_concat(batches: list, perm: np.ndarray) -> dict:
-    """The jets of Arrow record batches, concatenated and permuted (output jet ``p`` is source jet
-    ``perm[p]``), in one pass: each batch's values are written straight to their new places, branch
-    after branch, and each branch of the batches is released once copied, so the jets are held
-    about once, not twice."""
-    perm = np.asarray(perm, dtype=np.int64)
-    n = len(perm)
-    if sum(b.num_rows for b in batches) != n:
-        raise ValueError(f"permutation of {n} jets for {sum(b.num_rows for b in batches)}")
-    if not batches:
-        return empty()
-    inv = np.empty(n, dtype=np.int64)
-    inv[perm] = np.arange(n)
-    out, cache = {}, []
-    for name, _, jagged in BRANCHES:
-        pieces = [from_batch(b.select([name]))[name] for b in batches]
-        if not jagged:
-            out[name] = np.concatenate(pieces)[perm] if len(pieces) > 1 else pieces[0][perm]
-        else:
-            counts = np.concatenate([np.diff(p[0]) for p in pieces])
-            hit = next((c for c in cache if np.array_equal(c[0], counts)), None)
-            if hit is None:  # branches of one collection share their counts: one index for all of them
-                new_offsets = np.zeros(n + 1, dtype=np.int64)
-                np.cumsum(counts[perm], out=new_offsets[1:])
-                src_starts = np.zeros(n, dtype=np.int64)
-                np.cumsum(counts[:-1], out=src_starts[1:])
-                dst = np.arange(new_offsets[-1], dtype=np.int64)
-                dst += np.repeat(new_offsets[:-1][inv] - src_starts, counts)
-                bounds = np.zeros(len(pieces) + 1, dtype=np.int64)
-                np.cumsum([len(p[1]) for p in pieces], out=bounds[1:])
-                hit = (counts, new_offsets, dst, bounds)
-                cache.append(hit)
-            _, new_offsets, dst, bounds = hit
-            values = np.empty(new_offsets[-1], dtype=pieces[0][1].dtype)
-            for k, piece in enumerate(pieces):
-                values[dst[bounds[k]:bounds[k + 1]]] = piece[1]
-            out[name] = (new_offsets, values)
-        del pieces
-        batches[:] = [b.drop_columns([name]) for b in batches]
-    return out
-
-
 def empty() -> dict:
     return {name: ((np.zeros(1, np.int64), np.zeros(0, DTYPES[name])) if jagged else np.zeros(0, DTYPES[name]))
             for name, _, jagged in BRANCHES}
