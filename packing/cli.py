@@ -47,24 +47,21 @@ def _run(prog: str, fn, args) -> int:
         return 130
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}" if minimum
+                                             else f"must not be negative, got {value}")
+        return value
+    return parse
 
 
-def _nonnegative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
+_positive, _nonnegative = _int_at_least(1), _int_at_least(0)
 
 
 def _plan_options(ap: argparse.ArgumentParser) -> None:
@@ -78,6 +75,8 @@ def _plan_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--compression", choices=["lz4", "zlib", "zstd", "none"], default="lz4", help="ROOT basket compression")
     ap.add_argument("--ntuples-per-scatter", type=_positive, default=1, help="ntuples read by one scatter job")
     ap.add_argument("--chunk", type=_positive, default=50_000, help="jets read at once by a scatter job (memory bound)")
+    ap.add_argument("--jets-per-basket", type=_positive, default=10_000,
+                    help="jets per ROOT basket of the packed files (the least a reader fetches)")
     ap.add_argument("--samples-config", default=None, help="samples configuration naming the categories (default: shipped)")
 
 
@@ -94,7 +93,7 @@ def main(argv=None) -> int:
 
         m = pack_category(a.category, a.inputs, a.outdir, a.jets_per_file, a.seed, tuple(a.split), a.files_per_tarball,
                           fmt=a.format, compression=a.compression, ntuples_per_scatter=a.ntuples_per_scatter,
-                          chunk=a.chunk, samples_config=a.samples_config)
+                          chunk=a.chunk, samples_config=a.samples_config, basket=a.jets_per_basket)
         print(f"pack: {m['jets']} {a.category} jets -> {len(m['files'])} files, {len(m['tarballs'])} tarballs in {a.outdir}",
               file=sys.stderr)
 
@@ -114,7 +113,8 @@ def plan_main(argv=None) -> int:
 
         plan = make_plan(a.category, a.inputs, jets_per_file=a.jets_per_file, seed=a.seed, split=list(a.split),
                          files_per_tarball=a.files_per_tarball, ntuples_per_scatter=a.ntuples_per_scatter, fmt=a.format,
-                         compression=a.compression, chunk=a.chunk, samples_config=a.samples_config, threads=a.jobs)
+                         compression=a.compression, chunk=a.chunk, samples_config=a.samples_config, threads=a.jobs,
+                         basket=a.jets_per_basket)
         save_plan(plan, a.output)
         print(f"pack-plan: {a.category}: {plan['jets']} jets from {len(plan['inputs'])} ntuples -> "
               f"{len(plan['groups'])} scatter jobs, {plan['n_files']} files", file=sys.stderr)
@@ -122,82 +122,86 @@ def plan_main(argv=None) -> int:
     return _run("pack-plan", run, args)
 
 
-def scatter_main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack-scatter", description="One scatter job: a group of ntuples -> one shard.")
+def _plan_job(prog: str, description: str, argv, options, job) -> int:
+    """The console scripts that run one job of a plan: ``prog PLAN OPTIONS [-q]``; ``options(ap)``
+    adds the job's own options, ``job(plan, args)`` runs it with the loaded plan."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("plan")
-    ap.add_argument("--group", type=_nonnegative, required=True)
-    ap.add_argument("-o", "--output", required=True, help="shard (Arrow IPC)")
+    options(ap)
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
 
     def run(a):
-        from .mapreduce import scatter
         from .plan import load_plan
 
-        scatter(load_plan(a.plan), a.group, a.output)
+        return job(load_plan(a.plan), a)
 
-    return _run("pack-scatter", run, args)
+    return _run(prog, run, args)
+
+
+def _in_plan(number: int, items: list, what: str) -> None:
+    if number >= len(items):
+        raise PackingError(f"{what} {number} not in the plan ({len(items)} {what}s)")
+
+
+def scatter_main(argv=None) -> int:
+    def options(ap):
+        ap.add_argument("--group", type=_nonnegative, required=True)
+        ap.add_argument("-o", "--output", required=True, help="shard (Arrow IPC)")
+
+    def job(plan, a):
+        from .mapreduce import scatter
+
+        scatter(plan, a.group, a.output)
+
+    return _plan_job("pack-scatter", "One scatter job: a group of ntuples -> one shard.", argv, options, job)
 
 
 def gather_main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack-gather", description="One gather job: its jets of every shard -> one shuffled dataset file.")
-    ap.add_argument("plan")
-    ap.add_argument("--index", type=_nonnegative, required=True)
-    ap.add_argument("--shard-dir", required=True)
-    ap.add_argument("-o", "--output", required=True, help="dataset file (a JSON summary is written beside it)")
-    ap.add_argument("-q", "--quiet", action="store_true")
-    args = ap.parse_args(argv)
+    def options(ap):
+        ap.add_argument("--index", type=_nonnegative, required=True)
+        ap.add_argument("--shard-dir", required=True)
+        ap.add_argument("-o", "--output", required=True, help="dataset file (a JSON summary is written beside it)")
 
-    def run(a):
+    def job(plan, a):
         from .mapreduce import gather
-        from .plan import load_plan
 
-        plan = load_plan(a.plan)
         if a.index < plan["n_files"] and Path(a.output).name != plan["files"][a.index]:
             raise PackingError(f"{a.output}: file {a.index} of the plan is named {plan['files'][a.index]}")
         gather(plan, a.index, a.shard_dir, a.output)
 
-    return _run("pack-gather", run, args)
+    return _plan_job("pack-gather", "One gather job: its jets of every shard -> one shuffled dataset file.", argv, options, job)
 
 
 def tarball_main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack-tarball", description="One tarball of consecutive dataset files.")
-    ap.add_argument("plan")
-    ap.add_argument("--number", type=_nonnegative, required=True, help="tarball number in the plan")
-    ap.add_argument("--files-dir", required=True)
-    ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("-q", "--quiet", action="store_true")
-    args = ap.parse_args(argv)
+    def options(ap):
+        ap.add_argument("--number", type=_nonnegative, required=True, help="tarball number in the plan")
+        ap.add_argument("--files-dir", required=True)
+        ap.add_argument("-o", "--output", required=True)
 
-    def run(a):
+    def job(plan, a):
         from .mapreduce import tarball
-        from .plan import load_plan
 
-        plan = load_plan(a.plan)
-        if a.number >= len(plan["tarballs"]):
-            raise PackingError(f"tarball {a.number} not in the plan ({len(plan['tarballs'])} tarballs)")
+        _in_plan(a.number, plan["tarballs"], "tarball")
         tarball(plan, a.number, a.files_dir, a.output)
 
-    return _run("pack-tarball", run, args)
+    return _plan_job("pack-tarball", "One tarball of consecutive dataset files.", argv, options, job)
 
 
 def finalize_main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack-finalize", description="Manifest, conservation check, atomic swap into the dataset directory.")
-    ap.add_argument("plan")
-    ap.add_argument("--work", required=True, help="folder with files/ and tar/ of the gather and tarball jobs")
-    ap.add_argument("--outdir", required=True, help="dataset directory")
-    ap.add_argument("--jobs", type=_positive, default=2, help="threads hashing files")
-    ap.add_argument("-q", "--quiet", action="store_true")
-    args = ap.parse_args(argv)
+    def options(ap):
+        ap.add_argument("--work", required=True, help="folder with files/ and tar/ of the gather and tarball jobs")
+        ap.add_argument("--outdir", required=True, help="dataset directory")
+        ap.add_argument("--jobs", type=_positive, default=2, help="threads hashing files")
 
-    def run(a):
-        from .plan import load_plan
+    def job(plan, a):
         from .store import finalize
 
-        m = finalize(load_plan(a.plan), a.work, a.outdir, jobs=a.jobs)
+        m = finalize(plan, a.work, a.outdir, jobs=a.jobs)
         print(f"pack-finalize: {m['category']}: {m['jets']} jets in {len(m['files'])} files live in {a.outdir}", file=sys.stderr)
 
-    return _run("pack-finalize", run, args)
+    return _plan_job("pack-finalize", "Manifest, conservation check, atomic swap into the dataset directory.", argv,
+                     options, job)
 
 
 def verify_main(argv=None) -> int:

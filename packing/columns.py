@@ -74,11 +74,12 @@ def take(cols: dict, idx: np.ndarray) -> dict:
             out[name] = cols[name][idx]
             continue
         offsets, values = cols[name]
-        hit = next((c for c in cache if c[0] is offsets or np.array_equal(c[0], offsets)), None)
+        hit = next((c for c in cache if c[0] is offsets), None) or next(
+            (c for c in cache if len(c[0]) == len(offsets) and np.array_equal(c[0], offsets)), None)
         if hit is None:
             hit = (offsets, *_ranges_index(offsets, idx))
             cache.append(hit)
-        out[name] = (hit[1], values[hit[2]])
+        out[name] = (hit[1], np.take(values, hit[2]))
     return out
 
 
@@ -112,48 +113,6 @@ def concat(parts: list[dict], names=None) -> dict:
     return out
 
 
-def permuted_concat(batches: list, perm: np.ndarray) -> dict:
-    """The jets of Arrow record batches, concatenated and permuted (output jet ``p`` is source jet
-    ``perm[p]``), in one pass: each batch's values are written straight to their new places, branch
-    after branch, and each branch of the batches is released once copied, so the jets are held
-    about once, not twice."""
-    perm = np.asarray(perm, dtype=np.int64)
-    n = len(perm)
-    if sum(b.num_rows for b in batches) != n:
-        raise ValueError(f"permutation of {n} jets for {sum(b.num_rows for b in batches)}")
-    if not batches:
-        return empty()
-    inv = np.empty(n, dtype=np.int64)
-    inv[perm] = np.arange(n)
-    out, cache = {}, []
-    for name, _, jagged in BRANCHES:
-        pieces = [from_batch(b.select([name]))[name] for b in batches]
-        if not jagged:
-            out[name] = np.concatenate(pieces)[perm] if len(pieces) > 1 else pieces[0][perm]
-        else:
-            counts = np.concatenate([np.diff(p[0]) for p in pieces])
-            hit = next((c for c in cache if np.array_equal(c[0], counts)), None)
-            if hit is None:  # branches of one collection share their counts: one index for all of them
-                new_offsets = np.zeros(n + 1, dtype=np.int64)
-                np.cumsum(counts[perm], out=new_offsets[1:])
-                src_starts = np.zeros(n, dtype=np.int64)
-                np.cumsum(counts[:-1], out=src_starts[1:])
-                dst = np.arange(new_offsets[-1], dtype=np.int64)
-                dst += np.repeat(new_offsets[:-1][inv] - src_starts, counts)
-                bounds = np.zeros(len(pieces) + 1, dtype=np.int64)
-                np.cumsum([len(p[1]) for p in pieces], out=bounds[1:])
-                hit = (counts, new_offsets, dst, bounds)
-                cache.append(hit)
-            _, new_offsets, dst, bounds = hit
-            values = np.empty(new_offsets[-1], dtype=pieces[0][1].dtype)
-            for k, piece in enumerate(pieces):
-                values[dst[bounds[k]:bounds[k + 1]]] = piece[1]
-            out[name] = (new_offsets, values)
-        del pieces
-        batches[:] = [b.drop_columns([name]) for b in batches]
-    return out
-
-
 def empty() -> dict:
     return {name: ((np.zeros(1, np.int64), np.zeros(0, DTYPES[name])) if jagged else np.zeros(0, DTYPES[name]))
             for name, _, jagged in BRANCHES}
@@ -162,19 +121,22 @@ def empty() -> dict:
 # --- Arrow record batches (the scatter shards) -------------------------------------------------
 
 def arrow_schema(large: bool = True) -> pa.Schema:
-    """The jet record as Arrow: ``large`` lists (64-bit offsets) for the shards; 32-bit ``list<item>``,
-    nothing nullable, is the schema of the published parquet files."""
+    """The jet record as Arrow: ``large`` lists (64-bit offsets) and booleans as bytes (no bit
+    packing, so that reading is a view) for the shards; 32-bit ``list<item>``, nothing nullable,
+    is the schema of the published parquet files."""
     fields = []
     for name, dtype, jagged in BRANCHES:
-        t = pa.from_numpy_dtype(np.dtype(dtype))
+        t = pa.uint8() if large and dtype == "bool" else pa.from_numpy_dtype(np.dtype(dtype))
         item = pa.field("item", t, nullable=False)
         fields.append(pa.field(name, (pa.large_list(item) if large else pa.list_(item)) if jagged else t, nullable=False))
     return pa.schema(fields)
 
 
-def _arrow(values: np.ndarray) -> pa.Array:
+def _arrow(values: np.ndarray, as_bytes: bool = False) -> pa.Array:
     """A numpy array as a primitive Arrow array, through its buffer (pa.array imports pandas)."""
     values = np.ascontiguousarray(values)
+    if values.dtype == bool and as_bytes:
+        values = values.view(np.uint8)
     if values.dtype == bool:
         return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
     return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values), [None, pa.py_buffer(values)])
@@ -187,9 +149,9 @@ def to_batch(cols: dict, schema: pa.Schema) -> pa.RecordBatch:
             offsets, values = cols[name]
             offsets = np.ascontiguousarray(offsets, dtype=np.int64 if pa.types.is_large_list(field.type) else np.int32)
             arrays.append(pa.Array.from_buffers(field.type, len(offsets) - 1, [None, pa.py_buffer(offsets)],
-                                                children=[_arrow(values)]))
+                                                children=[_arrow(values, field.type.value_type == pa.uint8())]))
         else:
-            arrays.append(_arrow(cols[name]))
+            arrays.append(_arrow(cols[name], field.type == pa.uint8()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -216,9 +178,29 @@ def from_batch(batch: pa.RecordBatch) -> dict:
             width = np.int64 if pa.types.is_large_list(col.type) else np.int32
             offsets = np.frombuffer(col.buffers()[1], dtype=width)[col.offset:col.offset + len(col) + 1].astype(np.int64)
             values = _numpy(col.values)[offsets[0]:offsets[-1]]
-            cols[name] = (offsets - offsets[0], values)
+            cols[name] = (offsets - offsets[0], _as_schema_dtype(name, values))
         else:
-            cols[name] = _numpy(col)
+            cols[name] = _as_schema_dtype(name, _numpy(col))
+    return cols
+
+
+def _as_schema_dtype(name: str, values: np.ndarray) -> np.ndarray:
+    """Booleans stored as bytes (the shards) viewed as booleans again."""
+    return values.view(bool) if values.dtype == np.uint8 and DTYPES.get(name) == np.dtype(bool) else values
+
+
+def share_offsets(cols: dict) -> dict:
+    """Make the jagged branches of one collection share one offsets array when their counts are
+    equal (as the ntuplizer writes them), so that :func:`take` builds one index per collection."""
+    seen = []
+    for name, _, jagged in BRANCHES:
+        if jagged:
+            offsets, values = cols[name]
+            same = next((o for o in seen if o is offsets or (len(o) == len(offsets) and np.array_equal(o, offsets))), None)
+            if same is None:
+                seen.append(offsets)
+            else:
+                cols[name] = (same, values)
     return cols
 
 
@@ -244,7 +226,7 @@ class ContentHash:
                 h_counts.update(np.diff(offsets).astype("<i8").tobytes())
             else:
                 values = cols[name]
-            h_values.update(np.ascontiguousarray(values, dtype=DTYPES[name].newbyteorder("<")).tobytes())
+            h_values.update(np.ascontiguousarray(values, dtype=DTYPES[name].newbyteorder("<")))  # its buffer: no copy
 
     def hexdigest(self) -> str:
         total = hashlib.sha256()

@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import uproot
 
 from ntuplizer.schema import BRANCH_NAMES
-from ntuplizer.writer import TREE_NAME, JetWriter
+from ntuplizer.writer import TREE_NAME
 
 from . import columns
-from .reproducible import fixed_uproot_output
+from .rootwriter import PackedTreeWriter
 from .safety import work_dir
 
 FORMATS = ("root", "parquet")
@@ -85,12 +85,15 @@ def add_counts(total: dict[int, int], more: dict[int, int]) -> dict[int, int]:
     return total
 
 
-def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression: str = "lz4", key: str = "") -> dict:
+def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression: str = "lz4", baskets: int = 10,
+                 sha256: bool = True) -> dict:
     """Write the column sets ``chunks`` as one packed file; returns its summary (jets, labels, hashes).
 
-    The file is written under its own name in a private staging directory beside ``path`` and
-    renamed into place when complete. ROOT files get fixed UUIDs (from ``key``) and time stamps,
-    so the same jets give the same bytes (see :mod:`packing.reproducible`).
+    ROOT: one basket per branch per chunk (``baskets``: how many to expect). The file is written
+    under its own name in a private staging directory beside ``path`` and renamed into place when
+    complete. ROOT files get a UUID from their name and fixed time stamps, so the same jets give
+    the same bytes (:mod:`jetclass2.rootfile`). Without ``sha256`` the summary's ``sha256`` is
+    ``None`` (the gather jobs leave it to finalize).
     """
     path = Path(path)
     if fmt not in FORMATS:
@@ -102,13 +105,11 @@ def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression
     with work_dir(path.parent, f".{path.name}.{os.getpid()}.") as staging:
         tmp = staging / path.name  # a ROOT file records its name: write it under the final one
         if fmt == "root":
-            writer = JetWriter(path, fmt=fmt)
-            writer.tmp = tmp
-            with fixed_uproot_output(f"{key}:{path.name}", compression), writer:
+            with PackedTreeWriter(tmp, name=path.name, compression=compression, baskets=baskets) as writer:
                 for cols in chunks:
                     n += _account(cols, labels, nonfinite, content)
-                    if columns.n_jets(cols):
-                        writer.write(columns.to_awkward(cols))
+                    writer.write(cols)
+            os.replace(tmp, path)
         else:  # the published files' schema (32-bit list offsets, nothing nullable) and codec
             schema = columns.arrow_schema(large=False)
             with pq.ParquetWriter(tmp, schema, compression="zstd", use_compliant_nested_type=False) as writer:
@@ -117,7 +118,7 @@ def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression
                     writer.write_batch(columns.to_batch(cols, schema))
             os.replace(tmp, path)
     return {"file": path.name, "jets": n, "labels": dict(sorted(labels.items())), "bytes": path.stat().st_size,
-            "sha256": sha256_file(path), "content_hash": content.hexdigest(), "nonfinite": nonfinite}
+            "sha256": sha256_file(path) if sha256 else None, "content_hash": content.hexdigest(), "nonfinite": nonfinite}
 
 
 def _account(cols: dict, labels: dict, nonfinite: dict, content) -> int:

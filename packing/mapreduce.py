@@ -1,12 +1,15 @@
 """The three kinds of packing jobs: scatter (per group of ntuples), gather (per output file), tarball.
 
 scatter  reads the ntuples of one plan group in chunks of ``plan["chunk"]`` jets, gives every jet
-         its output file (the group's row of the plan, shuffled), and writes one Arrow IPC file
-         (LZ4) whose record batches each hold the jets of one chunk for one output file; the batch
-         -> file map is in the schema metadata, so a gather job reads only its own batches.
-gather   reads its batches from every shard, checks their number against the plan, shuffles them
-         and writes ``{Category}_NNNN.root|parquet`` plus a JSON summary (jets, labels, SHA-256,
-         content hash).
+         its output file (the group's row of the plan, shuffled), and writes one Arrow IPC file,
+         uncompressed (floats hardly compress and a gather job then reads by memory map, without
+         copy or decompression), whose record batches each hold the jets of one chunk for one
+         output file; the batch -> file map is in the schema metadata, so a gather job reads only
+         its own batches.
+gather   maps its batches of every shard, checks their number against the plan, copies them into
+         one column set, and writes ``{Category}_NNNN.root|parquet`` in its shuffled order,
+         ``plan["basket"]`` jets (one ROOT basket per branch) at a time, plus a JSON summary (jets,
+         labels, bytes, content hash; the SHA-256 is left to finalize, which reads every file anyway).
 tarball  writes ``{Category}_AAAA-BBBB.tar`` of consecutive files, with fixed member metadata
          (same files => same bytes), plus a JSON summary with its SHA-256.
 
@@ -35,7 +38,6 @@ from .plan import STAGE_GATHER, STAGE_SCATTER, check_labels, rng_for
 from .reproducible import FIXED_EPOCH
 
 log = logging.getLogger(__name__)
-WRITE_CHUNK = 20_000  # jets per write call of a gather job (one ROOT basket per branch)
 
 
 def shard_name(group: int) -> str:
@@ -69,7 +71,7 @@ def _destinations(plan: dict, group: int) -> np.ndarray:
 
 def scatter(plan: dict, group: int, output) -> dict:
     """Write the shard of plan group ``group`` to ``output``; returns per-input label counts."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     output = Path(output)
     if not 0 <= group < len(plan["groups"]):
         raise PackingError(f"group {group} not in the plan ({len(plan['groups'])} groups)")
@@ -90,7 +92,7 @@ def scatter(plan: dict, group: int, output) -> dict:
     seen = {}
     remove_stale_temporaries(output)
     with atomic_output(output) as tmp:
-        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        options = pa.ipc.IpcWriteOptions(compression=None)
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema, options=options) as writer:
             pos = 0
             for info in inputs:
@@ -115,9 +117,9 @@ def scatter(plan: dict, group: int, output) -> dict:
                 check_labels(plan["category"], info["path"], labels)
                 seen[info["path"]] = labels
                 pos += info["jets"]
-    dt = time.perf_counter() - t0
-    log.info("%s: scatter group %d: %d jets from %d ntuples -> %s (%d batches) in %.2f s (%.0f jets/s)", plan["category"],
-             group, len(dest), len(inputs), output, len(batch_dest), dt, len(dest) / max(dt, 1e-9))
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    log.info("%s: scatter group %d: %d jets from %d ntuples -> %s (%d batches) in %.2f s (%.0f jets/s), CPU %.2f s",
+             plan["category"], group, len(dest), len(inputs), output, len(batch_dest), dt, len(dest) / max(dt, 1e-9), cpu)
     return seen
 
 
@@ -148,7 +150,7 @@ def read_shard_part(plan: dict, group: int, path, index: int) -> list[pa.RecordB
 
 def gather(plan: dict, index: int, shard_dir, output) -> dict:
     """Write output file ``index`` from the shards in ``shard_dir``; returns (and writes) its summary."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     output = Path(output)
     if not 0 <= index < plan["n_files"]:
         raise PackingError(f"file index {index} not in the plan ({plan['n_files']} files)")
@@ -158,19 +160,25 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
         parts += read_shard_part(plan, group, shard_dir / shard_name(group), index)
     n = sum(p.num_rows for p in parts)
     perm = rng_for(plan["seed"], plan["category"], STAGE_GATHER, index).permutation(n)
-    cols = columns.permuted_concat(parts, perm)  # releases the batches branch by branch
+    # one copy out of the mapped shards, by Arrow (a full-scale file gathers ~3000 batches: converting
+    # each to numpy in Python cost more than the copy); output jet p is jet perm[p] of this concatenation
+    table = pa.Table.from_batches(parts, schema=columns.arrow_schema()).combine_chunks()
     del parts
-    chunks = (columns.slice_jets(cols, k, min(k + WRITE_CHUNK, n)) for k in range(0, n, WRITE_CHUNK))
+    batches = table.to_batches()
+    cols = columns.share_offsets(columns.from_batch(batches[0]) if batches else columns.empty())
+    basket = plan["basket"]
+    chunks = (columns.take(cols, perm[k:k + basket]) for k in range(0, n, basket))
     # no lock: the same plan gives the same bytes, so two runs of this job may overlap harmlessly
     remove_stale_temporaries(output)
     summary = write_packed(output, chunks, fmt=plan["format"], compression=plan["compression"] or "lz4",
-                           key=plan["plan_id"])
+                           baskets=-(-n // basket), sha256=False)  # finalize hashes every file once
     summary["plan_id"] = plan["plan_id"]
     summary["index"] = index
     with atomic_output(summary_path(output)) as tmp:
         tmp.write_text(json.dumps(summary, sort_keys=True))
-    dt = time.perf_counter() - t0
-    log.info("%s: %s: %d jets in %.2f s (%.0f jets/s)", plan["category"], output.name, n, dt, n / max(dt, 1e-9))
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    log.info("%s: %s: %d jets in %.2f s (%.0f jets/s), CPU %.2f s", plan["category"], output.name, n, dt,
+             n / max(dt, 1e-9), cpu)
     return summary
 
 

@@ -27,7 +27,7 @@ __all__ = ["PackingError", "pack_category", "split_ranges"]
 
 def pack_category(category: str, inputs, outdir, jets_per_file: int = 100_000, seed: int = 1, split=(4, 1, 1),
                   files_per_tarball: int = 10, fmt: str = "root", compression: str = "lz4",
-                  ntuples_per_scatter: int = 1, chunk: int = 50_000, samples_config=None) -> dict:
+                  ntuples_per_scatter: int = 1, chunk: int = 50_000, samples_config=None, basket: int = 10_000) -> dict:
     """Pack ``inputs`` (jet ntuples) into ``outdir``; returns the manifest (also written there).
 
     Everything is checked (category, options, every input) before ``outdir`` is touched; the
@@ -36,7 +36,7 @@ def pack_category(category: str, inputs, outdir, jets_per_file: int = 100_000, s
     # plan first: a bad category, option or input fails before anything is written
     plan = make_plan(category, inputs, jets_per_file=jets_per_file, seed=seed, split=split,
                      files_per_tarball=files_per_tarball, ntuples_per_scatter=ntuples_per_scatter, fmt=fmt,
-                     compression=compression, chunk=chunk, samples_config=samples_config)
+                     compression=compression, chunk=chunk, samples_config=samples_config, basket=basket)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     with file_lock(category_lock(outdir, category), what=f"pack {category}"):

@@ -29,7 +29,7 @@ from ntuplizer.labels import LABEL_NAMES
 from .categories import CATEGORY_LABELS, label_range_text, validate_category
 from .fileio import FORMATS, SUFFIX, PackingError, label_counts, open_ntuple
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: uncompressed shards, jets per basket
 STAGE_PLAN, STAGE_SCATTER, STAGE_GATHER = 0, 1, 2
 
 
@@ -71,9 +71,10 @@ def check_split(split) -> None:
         raise PackingError(f"split weights sum to 0 ({list(split)}): no file could be assigned")
 
 
-def check_options(jets_per_file: int, files_per_tarball: int, split, ntuples_per_scatter: int, fmt: str, chunk: int) -> None:
+def check_options(jets_per_file: int, files_per_tarball: int, split, ntuples_per_scatter: int, fmt: str, chunk: int,
+                  basket: int = 10_000) -> None:
     for name, value in (("jets_per_file", jets_per_file), ("files_per_tarball", files_per_tarball),
-                        ("ntuples_per_scatter", ntuples_per_scatter), ("chunk", chunk)):
+                        ("ntuples_per_scatter", ntuples_per_scatter), ("chunk", chunk), ("jets_per_basket", basket)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise PackingError(f"{name} must be a positive integer, got {value!r}")
     check_split(split)
@@ -108,14 +109,16 @@ def check_labels(category: str, path, labels: dict[int, int]) -> None:
 
 def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1, split=(4, 1, 1),
               files_per_tarball: int = 10, ntuples_per_scatter: int = 1, fmt: str = "root",
-              compression: str = "lz4", chunk: int = 50_000, samples_config=None, threads: int = 4) -> dict:
+              compression: str = "lz4", chunk: int = 50_000, samples_config=None, threads: int = 4,
+              basket: int = 10_000) -> dict:
     """Check the inputs of a category and fix where every jet goes (see the module docstring).
 
-    ``threads`` ntuples are read at once (decompression releases the GIL).
+    ``threads`` ntuples are read at once (decompression releases the GIL); ``basket``: jets per
+    ROOT basket of the packed files (what a reader fetches at least).
     """
     validate_category(category, samples_config)
     split = [int(w) if isinstance(w, (int, np.integer)) and not isinstance(w, bool) else w for w in split]
-    check_options(jets_per_file, files_per_tarball, split, ntuples_per_scatter, fmt, chunk)
+    check_options(jets_per_file, files_per_tarball, split, ntuples_per_scatter, fmt, chunk, basket)
     inputs = [str(p) for p in inputs]
     if not inputs:
         raise PackingError(f"{category}: no input ntuples")
@@ -159,7 +162,7 @@ def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1
     plan = {
         "version": PLAN_VERSION, "category": category, "format": fmt, "compression": compression if fmt == "root" else None,
         "seed": int(seed), "jets_per_file": int(jets_per_file), "files_per_tarball": int(files_per_tarball),
-        "split_weights": split, "chunk": int(chunk), "jets": n_jets, "labels": dict(sorted(labels.items())),
+        "split_weights": split, "chunk": int(chunk), "basket": int(basket), "jets": n_jets, "labels": dict(sorted(labels.items())),
         "n_files": n_files, "capacity": capacity.tolist(),
         "files": [file_name(category, f, fmt) for f in range(n_files)],
         "split": {k: [r.start, r.stop - 1] if len(r) else [] for k, r in ranges.items()},

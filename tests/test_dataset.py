@@ -20,7 +20,7 @@ from training.groups import label_groups
 def dataset(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("loader")
     out = tmp / "dataset"
-    pack_category("Res2P", res2p_inputs(tmp), out, jets_per_file=30, seed=5)
+    pack_category("Res2P", res2p_inputs(tmp), out, jets_per_file=30, seed=5, basket=8)  # 4 baskets per file
     qcd = reference_dir() / "ntuples" / "res2p_higgs2p_10events.qcdlabels.ntuple.root"
     jets = uproot.open(qcd)["tree"].arrays(BRANCH_NAMES)
     from ntuplizer.writer import write_jets

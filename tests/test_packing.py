@@ -291,3 +291,49 @@ def test_flat_dataset_of_the_earlier_layout_is_replaced_after_the_swap(inputs, p
         assert os.readlink(flat / f["file"]) == f"Res2P/{f['file']}"
     assert not (flat / "Res2P_0004.root").exists() and not (flat / "Res2P_0000-0002.tar").exists()
     assert (flat / "QCD_0000.root").read_text() == "another category: untouched"
+
+
+def test_packed_files_have_baskets_of_the_configured_size(inputs, tmp_path):
+    """`jets_per_basket` jets per ROOT basket of every branch (a reader fetches a part of a file), the
+    codec asked for, and the jets of the inputs."""
+    from packing.rootwriter import CODECS
+
+    m = pack_category("Res2P", inputs, tmp_path, **{**OPTS, "basket": 10}, compression="zstd")
+    for f in m["files"]:
+        tree = uproot.open(tmp_path / f["file"])["tree"]
+        n = tree.num_entries
+        expected = [(lo, min(lo + 10, n)) for lo in range(0, n, 10)]
+        assert len(expected) == (3 if n == 25 else 2)
+        for branch in tree.branches:
+            assert [tuple(map(int, branch.basket_entry_start_stop(i))) for i in range(branch.num_baskets)] == expected, branch.name
+        compressed = [b for b in tree.branches if b.compressed_bytes < b.uncompressed_bytes]
+        assert compressed and all(b.compression == CODECS["zstd"] or b.compression is None for b in tree.branches)
+        assert uproot.open(tmp_path / f["file"]).file.compression == CODECS["zstd"]
+    a, b = jets_of(inputs), jets_of(files_of(tmp_path, m))
+    assert np.array_equal(a[np.lexsort(a.T)], b[np.lexsort(b.T)])
+
+
+@pytest.mark.parametrize("compression", ["lz4", "none"])
+def test_fast_basket_writer_gives_uproots_bytes(tmp_path, compression):
+    """The one-copy basket writer writes byte for byte what uproot's own writers write (whole files, with
+    baskets of real jets of every branch kind), and uproot reads the jets back."""
+    import awkward as ak
+
+    from ntuplizer.schema import BRANCH_NAMES
+    from packing import columns
+    from packing.rootwriter import PackedTreeWriter
+
+    jets = uproot.open(reference_dir() / "ntuples" / "hbb_m125_pt500_200events.ntuple.root")["tree"].arrays(BRANCH_NAMES)
+    cols = columns.from_awkward(jets)
+    n = columns.n_jets(cols)
+    for fast in (True, False):
+        with PackedTreeWriter(tmp_path / f"{fast}.root", name="x.root", compression=compression, baskets=4, fast=fast,
+                              skip_incompressible=False) as w:
+            for lo in range(0, n, 50):
+                w.write(columns.slice_jets(cols, lo, min(lo + 50, n)))
+    assert (tmp_path / "True.root").read_bytes() == (tmp_path / "False.root").read_bytes()
+    back = uproot.open(tmp_path / "True.root")["tree"]
+    assert back["part_px"].num_baskets == -(-n // 50)
+    back = back.arrays(BRANCH_NAMES)
+    for name in BRANCH_NAMES:
+        assert ak.array_equal(back[name], jets[name]), name

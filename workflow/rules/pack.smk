@@ -20,8 +20,8 @@ if PACK_SUFFIX is None:
     raise ValueError(f"config: pack.format must be root or parquet, got {PACK_FORMAT!r}")
 if len(PACK["split"]) != 3 or any(int(w) < 0 for w in PACK["split"]) or sum(int(w) for w in PACK["split"]) == 0:
     raise ValueError(f"config: pack.split must be three non-negative integers with a positive sum, got {PACK['split']}")
-for _key in ("jets_per_file", "files_per_tarball"):
-    if int(PACK[_key]) < 1:
+for _key in ("jets_per_file", "files_per_tarball", "jets_per_basket"):
+    if int(PACK.get(_key, 1)) < 1:
         raise ValueError(f"config: pack.{_key} must be at least 1, got {PACK[_key]}")
 if int(NTUPLES_PER_SCATTER) < 1:
     raise ValueError(f"config: pack.ntuples_per_scatter must be at least 1, got {NTUPLES_PER_SCATTER}")
@@ -50,6 +50,7 @@ checkpoint pack_plan:
         split=" ".join(map(str, PACK["split"])),
         per_tar=PACK["files_per_tarball"],
         group=NTUPLES_PER_SCATTER,
+        basket=PACK.get("jets_per_basket", 10000),
         seed=config["seed"],
         samples_config=config["generation"]["samples_config"],
     threads: int(RES["pack_plan"]["threads"])
@@ -58,7 +59,7 @@ checkpoint pack_plan:
         runtime=lambda w: int(RES["pack_plan"]["runtime"] + len(ntuples_of_category(w.category)) * RES["pack_plan"]["minutes_per_ntuple"]),
     shell:
         "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
-        "--split {params.split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} "
+        "--split {params.split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} --jets-per-basket {params.basket} "
         f"--format {PACK_FORMAT} --seed {{params.seed}} --samples-config {{params.samples_config}} -o {{output}} > {{log}} 2>&1"
 
 
