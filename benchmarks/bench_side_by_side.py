@@ -276,7 +276,7 @@ def worker(kind: str, spec: dict) -> dict:
 
         def timed(sample, n, out):
             argv = ["--sample", sample, "--job", str(JOB), "--seed", str(SEED), "--min-pt", str(MIN_PT), "--events", str(n),
-                    "-o", out, "-q"]
+                    "--events-per-grid-point", str(max(n, 1)), "-o", out, "-q"]  # one grid point, as the real side
             c0, w0 = time.process_time(), time.perf_counter()
             if generate(argv) != 0:
                 raise RuntimeError(f"generate {' '.join(argv)} failed")
@@ -369,8 +369,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="side_by_side_"))
     points = {}
     for name in names:
-        point = samples.validate_point(cfg, samples.grid_point_for_job(cfg, name, JOB, SEED, MIN_PT))
-        points[name] = (point, samples.pythia_commands(cfg, point, samples.job_seed(SEED, name, JOB, "pythia")))
+        # the first batch of ``generate --job JOB --seed SEED --min-pt MIN_PT``: its grid point and Pythia seed
+        first = samples.job_batches(cfg, name, JOB, args.chain_events, SEED, None, MIN_PT)[0]
+        points[name] = (first.point, samples.pythia_commands(cfg, first.point, first.pythia_seed))
     qcd_of = {n: cfg["samples"][n].get("kind") == "qcd" or ("resonance" not in cfg["samples"][n]) for n in names}
     figures = {"samples": {n: p.describe() for n, (p, _) in points.items()}, "reference_skipped": reason}
     print(f"side-by-side benchmark, {len(names)} samples: " + ", ".join(figures["samples"].values()), flush=True)

@@ -99,10 +99,7 @@ class Simulator:
         pick = np.zeros(0, np.int64)
         if self.pileup is not None and n_pu.sum():
             # hard-scatter and pile-up particles side by side (no stage needs them in event order)
-            pu_cols, pu_ev, pu_vtx, pu_z, pu_t, pick = self.pileup.overlay(rng, n_pu, pcard)
-            cols = {f: np.concatenate([cols[f], pu_cols[f]]) for f in cols}
-            ev = np.concatenate([ev, pu_ev])
-            vtx = np.concatenate([vtx, pu_vtx])
+            cols, ev, vtx, pu_z, pu_t, pick = self.pileup.overlay(rng, n_pu, pcard, head=(cols, ev))
 
         cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu)
         vertices = self._vertices(n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick)
