@@ -24,6 +24,8 @@ import time
 import awkward as ak
 import numpy as np
 
+from jetclass2.delphes_tree import jagged_records
+
 log = logging.getLogger(__name__)
 
 C_MM_PER_S = 2.99792458e11
@@ -178,6 +180,5 @@ class PythiaGenerator:
 
 def _zip(cols: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
     """Flat columns + events' particle counts -> ``events * var * record`` with the record's dtypes."""
-    arrays = {f: ak.unflatten(np.asarray(cols[f]).astype(np.int32 if f in _INT_FIELDS else np.float32), counts)
-              for f in _INT_FIELDS + _FLOAT_FIELDS}
-    return ak.zip(arrays, depth_limit=2)
+    return jagged_records({f: np.asarray(cols[f]).astype(np.int32 if f in _INT_FIELDS else np.float32)
+                           for f in _INT_FIELDS + _FLOAT_FIELDS}, counts)

@@ -14,6 +14,8 @@ import logging
 import awkward as ak
 import numpy as np
 
+from jetclass2.delphes_tree import flat_columns, jagged_records
+
 from .calorimeter import CaloGeometry, calorimeter, energy_fractions
 from .card import C_MM_PER_S, SimulationInputError, load_card, visible
 from .pileup import FIELDS, PileupLibrary, draw_vertices
@@ -74,20 +76,20 @@ class Simulator:
         Events without visible final-state particles are kept (they yield no candidates) and
         counted in ``n_without_final_state``.
         """
-        _check_input(particles)
+        counts_all, flat = _check_input(particles)
         n_ev = len(particles)
         rng, card = self.rng, self.card
         pcard = card["pileup"]
         z_pv, t_pv = draw_vertices(rng, n_ev, pcard)
         n_pu = rng.poisson(self.mean_pileup, n_ev) if self.pileup is not None else np.zeros(n_ev, np.int64)
 
-        hard = particles[(particles.Status == 1) & visible(particles.PID)]
-        h_counts = np.asarray(ak.num(hard))
+        keep = (flat["Status"] == 1) & visible(flat["PID"])
+        h_counts = np.bincount(np.repeat(np.arange(n_ev), counts_all)[keep], minlength=n_ev)
         empty = int(np.sum(h_counts == 0))
         if empty:
             self.n_without_final_state += empty
             log.warning("%d event(s) of this batch have no visible final-state particle (kept, no candidates)", empty)
-        cols = {f: np.asarray(ak.flatten(hard[f]), dtype=np.float64) for f in FIELDS}
+        cols = {f: flat[f][keep].astype(np.float64) for f in FIELDS}
         cols["Z"] = cols["Z"] + np.repeat(z_pv, h_counts)
         cols["T"] = cols["T"] + np.repeat(t_pv, h_counts)
         ev = np.repeat(np.arange(n_ev), h_counts)
@@ -103,7 +105,7 @@ class Simulator:
 
         cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu)
         vertices = self._vertices(n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick)
-        record = _shift_record(particles, z_pv, t_pv)
+        record = _shift_record(counts_all, flat, z_pv, t_pv)
         self.n_events += n_ev
         return {"Particle": record, "ParticleFlowCandidate": cands, "Vertex": vertices}
 
@@ -181,7 +183,7 @@ class Simulator:
                   "ErrorY": np.zeros(n), "ErrorZ": np.zeros(n),
                   "Index": (np.arange(n) - np.repeat(starts, counts)).astype(np.int32),
                   "NDF": ndf.astype(np.int32), "Sigma": np.zeros(n), "SumPT2": sumpt2}
-        return ak.zip({k: ak.unflatten(v, counts) for k, v in cols_v.items()}, depth_limit=2)
+        return jagged_records(cols_v, counts)
 
 
 def _reach_filter(card):
@@ -302,16 +304,16 @@ def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, via_puppi, charge
     c["Phi"][null] = 0.0
     order = np.lexsort((-c["PT"], c["ev"]))
     counts = np.bincount(c["ev"], minlength=n_ev)
-    return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
+    return jagged_records({k: v[order] for k, v in c.items() if k != "ev"}, counts)
 
 
-def _shift_record(particles, z_pv, t_pv):
-    """The generator record moved to the event's primary vertex (as Delphes' PileUpMerger does)."""
-    counts = np.asarray(ak.num(particles))
-    rec = {f: np.asarray(ak.flatten(particles[f])) for f in particles.fields}
+def _shift_record(counts, flat, z_pv, t_pv):
+    """The generator record (flat columns) moved to the event's primary vertex (as Delphes'
+    PileUpMerger does)."""
+    rec = dict(flat)
     rec["Z"] = rec["Z"] + np.repeat(z_pv, counts).astype(rec["Z"].dtype)
     rec["T"] = rec["T"] + np.repeat(t_pv, counts).astype(rec["T"].dtype)
-    return ak.zip({k: ak.unflatten(v, counts) for k, v in rec.items()}, depth_limit=2)
+    return jagged_records(rec, counts)
 
 
 def recentre(particles: ak.Array, z0, t0) -> ak.Array:
@@ -326,15 +328,18 @@ def recentre(particles: ak.Array, z0, t0) -> ak.Array:
     return ak.with_field(out, particles.T - t0, "T")
 
 
-def _check_input(particles: ak.Array) -> None:
+def _check_input(particles: ak.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Refuse a record without the needed fields or with non-finite values; returns its
+    particles per event and flat columns."""
     fields = getattr(particles, "fields", None) or []
     missing = [f for f in ("PID", "Status", "Charge", "Px", "Py", "Pz", "E", "X", "Y", "Z", "T") if f not in fields]
     if missing:
         raise SimulationInputError(f"generator record lacks fields {missing}")
+    counts, flat = flat_columns(particles)
     for f in ("Px", "Py", "Pz", "E", "X", "Y", "Z", "T"):
-        flat = np.asarray(ak.flatten(particles[f]))
-        if not np.all(np.isfinite(flat)):
-            raise SimulationInputError(f"generator record has non-finite {f} values ({np.sum(~np.isfinite(flat))} particles)")
+        if not np.all(np.isfinite(flat[f])):
+            raise SimulationInputError(f"generator record has non-finite {f} values ({np.sum(~np.isfinite(flat[f]))} particles)")
+    return counts, flat
 
 
 __all__ = ["Simulator", "recentre", "C_MM_PER_S"]
