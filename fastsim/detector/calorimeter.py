@@ -9,6 +9,9 @@ the tracks of the tower are rescaled to the weighted mean of the track and tower
 """
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 
 from .card import log_normal
@@ -38,11 +41,11 @@ class CaloGeometry:
 
     def cell(self, eta, phi):
         """(eta bin, phi bin, inside) for hits; bin i spans edges[i-1]..edges[i]."""
-        ieta = np.searchsorted(self.edges, eta, side="left")
-        inside = (ieta > 0) & (ieta < len(self.edges)) & np.isfinite(eta)
-        ieta = np.clip(ieta, 1, len(self.edges) - 1)
-        n = self.nphi[ieta]
-        iphi = np.clip(np.floor((phi + np.pi) / (2 * np.pi) * n).astype(np.int64), 0, n - 1)
+        eta = np.ascontiguousarray(eta, dtype=np.float64)
+        phi = np.ascontiguousarray(phi, dtype=np.float64)
+        ieta, iphi = np.empty(len(eta), np.int64), np.empty(len(eta), np.int64)
+        inside = np.empty(len(eta), np.bool_)
+        _cells(self.edges, self.nphi, eta, phi, ieta, iphi, inside)
         return ieta, iphi, inside
 
     def sigma(self, energy, eta):
@@ -82,8 +85,10 @@ def calorimeter(rng, geo: CaloGeometry, ccard, is_ecal, ev, hit_eta, hit_phi, re
     cand = np.flatnonzero(reached & (fraction > 0))
     ieta, iphi, inside = geo.cell(hit_eta[cand], hit_phi[cand])
     p = cand[inside]
-    key = (ev[p].astype(np.int64) * len(geo.edges) + ieta[inside]) * geo.max_phi + iphi[inside]
-    uk, inv_p = np.unique(key, return_inverse=True)
+    n_cells = len(geo.edges) * geo.max_phi
+    # towers = distinct (event, cell) keys, ascending, as np.unique(key, return_inverse=True)
+    # gives them, without sorting all deposits of the batch
+    uk, inv_p = _unique_cells(ev[p].astype(np.int64), ieta[inside] * geo.max_phi + iphi[inside], n_cells)
     n_t = len(uk)
     # a track registers in the tower of its own particle's deposit (same hit)
     tower_of = np.full(len(ev), -1, np.int64)
@@ -133,3 +138,71 @@ def calorimeter(rng, geo: CaloGeometry, ccard, is_ecal, ev, hit_eta, hit_phi, re
         "PID": np.full(len(m), 22 if is_ecal else 0, np.int32),
     }
     return towers, trk_scale
+
+
+@numba.njit(cache=True)
+def _cells(edges, nphi, eta, phi, ieta, iphi, inside):
+    """Kernel of :meth:`CaloGeometry.cell`: bin i spans edges[i-1]..edges[i] (searchsorted
+    "left"), phi bins floor((phi + pi) / 2 pi * n) clipped to 0..n-1, as the numpy expression."""
+    n_edges = len(edges)
+    two_pi = 2 * np.pi
+    for k in range(len(eta)):
+        e = eta[k]
+        lo, hi = 0, n_edges
+        while lo < hi:  # first edge >= e
+            mid = (lo + hi) >> 1
+            if edges[mid] < e:
+                lo = mid + 1
+            else:
+                hi = mid
+        inside[k] = lo > 0 and lo < n_edges and math.isfinite(e)
+        i = min(max(lo, 1), n_edges - 1)
+        ieta[k] = i
+        n = nphi[i]
+        f = math.floor((phi[k] + np.pi) / two_pi * n)
+        j = 0 if f != f or f < 0 else (n - 1 if f > n - 1 else int(f))
+        iphi[k] = j
+
+
+@numba.njit(cache=True)
+def _unique_cells(ev, cell, n_cells):
+    """(sorted distinct keys ev * n_cells + cell, index of each deposit's key among them): the
+    result of ``np.unique(key, return_inverse=True)``, by a counting sort on the event and a
+    dense cell map per event (only each event's few thousand distinct cells are sorted)."""
+    n = len(ev)
+    n_ev = 0
+    for i in range(n):
+        n_ev = max(n_ev, ev[i] + 1)
+    start = np.zeros(n_ev + 1, np.int64)
+    for i in range(n):
+        start[ev[i] + 1] += 1
+    for e in range(n_ev):
+        start[e + 1] += start[e]
+    order = np.empty(n, np.int64)
+    fill = start[:-1].copy()
+    for i in range(n):
+        order[fill[ev[i]]] = i
+        fill[ev[i]] += 1
+    slot = np.full(n_cells, -1, np.int64)
+    seen = np.empty(n, np.int64)
+    keys = np.empty(n, np.int64)
+    inv = np.empty(n, np.int64)
+    n_t = 0
+    for e in range(n_ev):
+        m = 0
+        for j in range(start[e], start[e + 1]):
+            c = cell[order[j]]
+            if slot[c] < 0:
+                slot[c] = 0
+                seen[m] = c
+                m += 1
+        cells = np.sort(seen[:m])
+        for r in range(m):
+            slot[cells[r]] = n_t + r
+            keys[n_t + r] = e * n_cells + cells[r]
+        for j in range(start[e], start[e + 1]):
+            inv[order[j]] = slot[cell[order[j]]]
+        for r in range(m):
+            slot[cells[r]] = -1
+        n_t += m
+    return keys[:n_t], inv
