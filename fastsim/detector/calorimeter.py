@@ -149,9 +149,9 @@ def _cells(edges, nphi, eta, phi, ieta, iphi, inside):
     for k in range(len(eta)):
         e = eta[k]
         lo, hi = 0, n_edges
-        while lo < hi:  # first edge >= e
+        while lo < hi:  # first edge >= e (NaN after every edge, as numpy sorts it)
             mid = (lo + hi) >> 1
-            if edges[mid] < e:
+            if edges[mid] < e or e != e:
                 lo = mid + 1
             else:
                 hi = mid
