@@ -69,7 +69,9 @@ class PileupLibrary:
         ``head``: optional (columns, event index) of particles to put first (the hard scatter,
         vertex number 0), so that the batch's columns are filled in one pass.
         Returns (columns, event index of each particle, vertex number in its event (0 for the
-        head, 1..n for pile-up), vertex z, vertex t, library event of each vertex).
+        head, 1..n for pile-up), vertex z, vertex t, library event of each vertex, source) with
+        source = {"n_head", "rows": library row of each pile-up particle, "vid": its vertex,
+        "dphi": azimuth of each vertex} (what :func:`~.propagation.propagate_pileup` needs).
         """
         total = int(n_pu.sum())
         z, t = draw_vertices(rng, total, pcard)
@@ -82,23 +84,24 @@ class PileupLibrary:
             dphi = rng.uniform(-np.pi, np.pi, total)
             c, s = np.cos(dphi), np.sin(dphi)
         else:
-            c = s = np.zeros(total)
+            dphi = c = s = np.zeros(total)
         n_head = 0 if head is None else len(head[1])
         n = n_head + int((self.offsets[pick + 1] - self.offsets[pick]).sum())
         out = np.empty((len(FIELDS), n))
         ev = np.empty(n, np.int64)
         vtx = np.zeros(n, np.int64)
+        rows, vid = np.empty(n - n_head, np.int64), np.empty(n - n_head, np.int64)
         if head is not None:
             for k, f in enumerate(FIELDS):
                 out[k, :n_head] = head[0][f]
             ev[:n_head] = head[1]
-        _gather(self.table, self.offsets, pick, c, s, z, t, vtx_ev, vtx_local, rotate, n_head, out, ev, vtx)
+        _gather(self.table, self.offsets, pick, c, s, z, t, vtx_ev, vtx_local, rotate, n_head, out, ev, vtx, rows, vid)
         cols = {f: out[k] for k, f in enumerate(FIELDS)}
-        return cols, ev, vtx, z, t, pick
+        return cols, ev, vtx, z, t, pick, {"n_head": n_head, "rows": rows, "vid": vid, "dphi": dphi}
 
 
 @numba.njit(cache=True)
-def _gather(table, offsets, pick, c, s, z, t, vtx_ev, vtx_local, rotate, start, out, ev, vtx):
+def _gather(table, offsets, pick, c, s, z, t, vtx_ev, vtx_local, rotate, start, out, ev, vtx, rows, vid):
     """The picked library events' particles into ``out[:, start:]`` (rows = FIELDS), rotated by
     (c, s) = (cos, sin) of each vertex's azimuth and moved to its (z, t): one pass over the
     particles instead of a gather and a dozen full-array operations."""
@@ -121,4 +124,6 @@ def _gather(table, offsets, pick, c, s, z, t, vtx_ev, vtx_local, rotate, start, 
             out[9, k] = table[i, 9] + t[v]
             ev[k] = vtx_ev[v]
             vtx[k] = vtx_local[v]
+            rows[k - start] = i
+            vid[k - start] = v
             k += 1

@@ -19,7 +19,7 @@ from jetclass2.delphes_tree import flat_columns, jagged_records
 from .calorimeter import CaloGeometry, calorimeter, energy_fractions
 from .card import C_MM_PER_S, SimulationInputError, load_card, visible
 from .pileup import FIELDS, PileupLibrary, draw_vertices
-from .propagation import MIN_PT2, propagate
+from .propagation import MIN_PT2, pileup_geometry, propagate, propagate_pileup
 from .puppi import NEUTRAL, PU_TRACK, PV_TRACK, puppi_weights
 from .tracking import reconstruct_tracks
 
@@ -61,6 +61,9 @@ class Simulator:
             min_events = int(self.card["pileup"].get("min_library_events", 1))
             lib = load_pileup_library(pileup_library, min_events=1)
             self.pileup = PileupLibrary(lib, str(pileup_library), min_events, reach=_reach_filter(self.card))
+            tab = {f: self.pileup.table[:, k] for k, f in enumerate(FIELDS)}
+            self.pileup_geometry = pileup_geometry(tab["Px"], tab["Py"], tab["Pz"], tab["X"], tab["Y"], tab["Charge"],
+                                                   self.card["magnetic_field"])
             if self.pileup.n_events < 10 * self.mean_pileup:
                 log.warning("pile-up library %s has only %d events for mean pile-up %.0f: overlays repeat often",
                             pileup_library, self.pileup.n_events, self.mean_pileup)
@@ -99,21 +102,23 @@ class Simulator:
         hard_sumpt2 = np.bincount(ev[charged], weights=(cols["Px"] ** 2 + cols["Py"] ** 2)[charged], minlength=n_ev)
         pu_z = pu_t = np.zeros(0)
         pick = np.zeros(0, np.int64)
+        src = None
         if self.pileup is not None and n_pu.sum():
             # hard-scatter and pile-up particles side by side (no stage needs them in event order)
-            cols, ev, vtx, pu_z, pu_t, pick = self.pileup.overlay(rng, n_pu, pcard, head=(cols, ev))
+            cols, ev, vtx, pu_z, pu_t, pick, src = self.pileup.overlay(rng, n_pu, pcard, head=(cols, ev))
+            src["z"] = pu_z
 
-        cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu)
+        cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu, src)
         vertices = self._vertices(n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick)
         record = _shift_record(counts_all, flat, z_pv, t_pv)
         self.n_events += n_ev
         return {"Particle": record, "ParticleFlowCandidate": cands, "Vertex": vertices}
 
     # ------------------------------------------------------------------------------------------
-    def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu):
+    def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu, src=None):
         """Particles of a batch -> PUPPI-weighted candidates: tracks and towers, charged-hadron
         subtraction, PUPPI weights, then the ``ParticleFlowCandidate`` collection."""
-        t_idx, trk, prop = self._tracks(cols, vtx)
+        t_idx, trk, prop = self._tracks(cols, vtx, src)
         tw = self._towers(cols, ev, t_idx, trk, prop)
         pu = self.card["puppi"]
         t_ev = ev[t_idx]
@@ -135,13 +140,24 @@ class Simulator:
         w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
         return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, ~lepton, self.charged_eta)
 
-    def _tracks(self, cols, vtx):
-        """Propagation to the calorimeters and track reconstruction.
+    def _tracks(self, cols, vtx, src=None):
+        """Propagation to the calorimeters and track reconstruction. ``src``: where the pile-up
+        particles (after the first ``n_head``) come from in the library (``PileupLibrary.overlay``):
+        they are propagated from the library's precomputed geometry.
 
         Returns (track particle indices, track columns, propagation result per particle)."""
         card = self.card
-        prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"],
-                         card["magnetic_field"])
+        fcard = card["magnetic_field"]
+        if src is None:
+            prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"], fcard)
+        else:
+            n, h = len(vtx), src["n_head"]
+            inside, out = np.empty(n, np.bool_), np.empty((6, n))
+            propagate(*(cols[f][:h] for f in ("Px", "Py", "Pz", "X", "Y", "Z", "Charge")), fcard, inside[:h], out[:, :h])
+            propagate_pileup(self.pileup_geometry, self.pileup.table, src["rows"], src["vid"], src["dphi"], src["z"],
+                             fcard, inside[h:], out[:, h:])
+            prop = {"inside": inside, "eta": out[0], "phi": out[1], "z_hit": out[2], "phi_d": out[3], "d0": out[4],
+                    "dz": out[5]}
         t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], prop, is_pu=vtx > 0)
         return t_idx, trk, prop
 
