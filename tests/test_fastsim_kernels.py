@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from fastsim.detector import load_card
-from fastsim.detector.calorimeter import CaloGeometry, _unique_cells
+from fastsim.detector.calorimeter import CaloGeometry, _deposits, _unique_cells
 from fastsim.detector.pileup import FIELDS, PileupLibrary
-from fastsim.detector.propagation import propagate
+from fastsim.detector.propagation import pileup_geometry, propagate, propagate_pileup
 from generation import samples
 from generation.pileup_library import build_pileup_library, load_pileup_library
 from generation.pythia_driver import PythiaGenerator, _batch_columns
@@ -86,6 +86,14 @@ def test_calorimeter_kernels_match_numpy(library):
             ref_iphi = np.clip(np.floor((phi + np.pi) / (2 * np.pi) * n).astype(np.int64), 0, n - 1)
         assert np.array_equal(inside, ref_inside) and np.array_equal(ieta, ref_ieta)
         assert np.array_equal(iphi[ref_inside], ref_iphi[ref_inside])
+        # the depositing particles and their cells in one pass
+        reached = np.concatenate([prop["inside"], np.ones(len(extra_eta), bool)])
+        fraction = np.where(np.arange(len(eta)) % 7 == 0, 0.0, 0.5)
+        p, cell_p = _deposits(geo.edges, geo.nphi, geo.grid, geo.grid_step, geo.max_phi, eta, phi, reached, fraction)
+        cand = np.flatnonzero(reached & (fraction > 0))
+        ref_p = cand[ref_inside[cand]]
+        assert np.array_equal(p, ref_p) and len(p) > 1000
+        assert np.array_equal(cell_p, ref_ieta[ref_p] * geo.max_phi + ref_iphi[ref_p])
         # towers: the distinct (event, cell) keys in ascending order and each deposit's tower
         sel = inside[:len(ev)]
         n_cells = len(geo.edges) * geo.max_phi
@@ -130,3 +138,28 @@ def test_pythia_batch_columns_match_the_generic_path():
     for k in fast:
         assert np.array_equal(fast[k], plain[k]), k
     assert np.any(fast["vpx"] != 0) and np.any(fast["vpx"] == 0)  # displaced and prompt vertices both present
+
+
+def test_pileup_propagation_from_the_library_geometry_matches_the_full_propagation(library):
+    """Pile-up particles propagated from the per-library geometry (rotation and z shift applied per
+    event) land where the full propagation of the rotated, shifted particles puts them, to rounding."""
+    card = load_card(None)
+    fcard = card["magnetic_field"]
+    n_pu = np.full(10, 40)
+    cols, ev, _, z, _, _, src = library.overlay(np.random.default_rng(5), n_pu, card["pileup"])
+    full = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"], fcard)
+    t = library.table
+    geom = pileup_geometry(t[:, 2], t[:, 3], t[:, 4], t[:, 6], t[:, 7], t[:, 1], fcard)
+    inside, out = np.empty(len(ev), bool), np.empty((6, len(ev)))
+    propagate_pileup(geom, t, src["rows"], src["vid"], src["dphi"], z, fcard, inside, out)
+    assert np.array_equal(inside, full["inside"]) and inside.sum() > 1000
+    charged = inside & (cols["Charge"] != 0)
+    assert charged.sum() > 500 and (inside & (cols["Charge"] == 0)).sum() > 500
+    for k, name in enumerate(("eta", "phi", "z_hit", "phi_d", "d0", "dz")):
+        diff = out[k][inside] - full[name][inside]
+        if name.startswith("phi"):
+            diff = (diff + np.pi) % (2 * np.pi) - np.pi
+        assert np.max(np.abs(diff)) < 1e-8, name
+    # the barrel and both end caps are all exercised
+    z_hit = out[2][inside]
+    assert (np.abs(z_hit) < 2999).sum() > 100 and (z_hit > 2999).sum() > 100 and (z_hit < -2999).sum() > 100
