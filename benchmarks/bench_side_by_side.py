@@ -468,8 +468,8 @@ def main() -> int:
         f_ev = per_event(ours["runs"][:len(names)], min(r["cpu"] for r in ours["runs"][len(names):]), n_sim)
         d_runs = [run(["DelphesROOT", card, work / f"delphesroot_{n}.root", inputs[n]["sim"]], work / f"delphesroot_{n}.log",
                       work, ref.env) for n in names]
-        d_empty = min((run(["DelphesROOT", card, work / "delphesroot_empty.root", inputs[first]["empty"]],
-                           work / "delphesroot_empty.log", work, ref.env) for _ in range(EMPTY_RUNS)), key=lambda r: r["cpu"])
+        d_empty = min((run(["DelphesROOT", card, work / f"delphesroot_empty_{i}.root", inputs[first]["empty"]],
+                           work / f"delphesroot_empty_{i}.log", work, ref.env) for i in range(EMPTY_RUNS)), key=lambda r: r["cpu"])
         d_ev = per_event(d_runs, d_empty["cpu"], n_sim)
         rows2 += [("fastsim (resimulate)", sum(n_sim), f"{1e3 * f_ev:.1f}", f"{ours['startup_cpu']:.2f}",
                    f"{max(ours['rss_mb'], ours_usage['rss_mb']):.0f}"),
