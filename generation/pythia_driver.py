@@ -24,6 +24,8 @@ import time
 import awkward as ak
 import numpy as np
 
+from jetclass2.delphes_tree import jagged_records
+
 log = logging.getLogger(__name__)
 
 C_MM_PER_S = 2.99792458e11
@@ -88,8 +90,9 @@ class PythiaGenerator:
 
     def _species(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(charge, may-decay-as-HepMC-status-2) per particle, from a per-species table."""
-        species = np.unique(ids)
-        new = species[~np.isin(species, self._charge_ids)]
+        pos = np.minimum(np.searchsorted(self._charge_ids, ids), max(len(self._charge_ids) - 1, 0))
+        known = self._charge_ids[pos] == ids if len(self._charge_ids) else np.zeros(len(ids), bool)
+        new = np.unique(ids[~known])  # species not seen before (after the first batches: none)
         if len(new):
             pdata = self.pythia.particleData
             ids_all = np.concatenate([self._charge_ids, new])
@@ -102,17 +105,12 @@ class PythiaGenerator:
 
     def _convert(self, batch: ak.Array) -> ak.Array:
         """Pythia's batch (``nextBatch``) -> generator-record batch (contract 1)."""
-        prt = batch["prt"][:, 1:]  # drop entry 0, the "system"
-        counts = ak.to_numpy(ak.num(prt)).astype(np.int64)
-        flat = ak.flatten(prt)
-        ids = ak.to_numpy(flat["id"]).astype(np.int64)
-        status = ak.to_numpy(flat["status"]).astype(np.int64)
-        d1_py = ak.to_numpy(flat["daughter1"]).astype(np.int64)
-        p4 = flat["p"]
-        px, py, pz, e = (ak.to_numpy(p4[f]) for f in ("px", "py", "pz", "e"))
-        vprod = flat["vProd"]
-        has_v = ~ak.to_numpy(ak.is_none(vprod))
-        vtx = {f: np.where(has_v, ak.to_numpy(ak.fill_none(vprod[f], 0.0)), 0.0) for f in ("px", "py", "pz", "e")}
+        counts, col = _batch_columns(batch)
+        ids = col["id"].astype(np.int64)
+        status = col["status"].astype(np.int64)
+        d1_py = col["daughter1"].astype(np.int64)
+        px, py, pz, e = col["px"], col["py"], col["pz"], col["e"]
+        vtx = {f: col["v" + f] for f in ("px", "py", "pz", "e")}
         charge, decays = self._species(ids)
         # Pythia's Particle::statusHepMC, vectorised over the batch (daughter index -> flat position)
         start = np.repeat(np.cumsum(counts) - counts, counts)
@@ -136,11 +134,11 @@ class PythiaGenerator:
         cols = {
             "PID": ids, "Status": hep, "IsPU": np.zeros(len(ids), np.int32),
             # Pythia index -> Delphes index (entry 0 dropped)
-            "M1": ak.to_numpy(flat["mother1"]) - 1, "M2": ak.to_numpy(flat["mother2"]) - 1,
-            "D1": d1_py - 1, "D2": ak.to_numpy(flat["daughter2"]) - 1,
+            "M1": col["mother1"] - 1, "M2": col["mother2"] - 1,
+            "D1": d1_py - 1, "D2": col["daughter2"] - 1,
             # Delphes: integer part of the charge (quarks 0, uu diquark 1)
             "Charge": np.trunc(charge),
-            "Mass": ak.to_numpy(flat["m"]), "E": e, "Px": px, "Py": py, "Pz": pz, "P": p_abs,
+            "Mass": col["m"], "E": e, "Px": px, "Py": py, "Pz": pz, "P": p_abs,
             "PT": pt, "Eta": eta, "Phi": np.arctan2(py, px), "Rapidity": rap,
             "T": vtx["e"] / C_MM_PER_S, "X": vtx["px"], "Y": vtx["py"], "Z": vtx["pz"],
         }
@@ -176,8 +174,46 @@ class PythiaGenerator:
             yield out
 
 
+_PARTICLE = ("id", "status", "mother1", "mother2", "daughter1", "daughter2", "m")
+_P4 = ("px", "py", "pz", "e")
+
+
+def _batch_columns(batch: ak.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(particles per event, flat numpy columns) of Pythia's batch without entry 0 (the "system"):
+    the particle fields, the momentum ``px``..``e`` and the production vertex ``vpx``..``ve``
+    (0 where Pythia set none). Read from the layout directly (the generic awkward path costs
+    more than the conversion itself); a layout other than the bindings' goes the generic way."""
+    prt = ak.to_layout(batch["prt"])
+    rec = getattr(prt, "content", None)
+    if isinstance(prt, ak.contents.ListOffsetArray) and isinstance(rec, ak.contents.RecordArray):
+        offsets = np.asarray(prt.offsets.data, dtype=np.int64)
+        counts = np.diff(offsets) - 1
+        keep = np.ones(int(offsets[-1] - offsets[0]), bool)
+        keep[offsets[:-1] - offsets[0]] = False  # entry 0 of each event
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        p, v = rec.content("p"), rec.content("vProd")
+        if isinstance(p, ak.contents.RecordArray) and isinstance(v, ak.contents.IndexedOptionArray) \
+                and isinstance(v.content, ak.contents.RecordArray):
+            col = {f: np.asarray(rec.content(f).data)[lo:hi][keep] for f in _PARTICLE}
+            col.update({f: np.asarray(p.content(f).data)[lo:hi][keep] for f in _P4})
+            index = np.asarray(v.index.data)[lo:hi][keep]
+            has_v = index >= 0
+            safe = np.where(has_v, index, 0)
+            for f in _P4:
+                values = np.asarray(v.content.content(f).data)
+                col["v" + f] = np.where(has_v, values[safe] if len(values) else 0.0, 0.0)
+            return counts, col
+    flat = ak.flatten(batch["prt"][:, 1:])
+    counts = ak.to_numpy(ak.num(batch["prt"][:, 1:])).astype(np.int64)
+    col = {f: ak.to_numpy(flat[f]) for f in _PARTICLE}
+    col.update({f: ak.to_numpy(flat["p"][f]) for f in _P4})
+    has_v = ~ak.to_numpy(ak.is_none(flat["vProd"]))
+    for f in _P4:
+        col["v" + f] = np.where(has_v, ak.to_numpy(ak.fill_none(flat["vProd"][f], 0.0)), 0.0)
+    return counts, col
+
+
 def _zip(cols: dict[str, np.ndarray], counts: np.ndarray) -> ak.Array:
     """Flat columns + events' particle counts -> ``events * var * record`` with the record's dtypes."""
-    arrays = {f: ak.unflatten(np.asarray(cols[f]).astype(np.int32 if f in _INT_FIELDS else np.float32), counts)
-              for f in _INT_FIELDS + _FLOAT_FIELDS}
-    return ak.zip(arrays, depth_limit=2)
+    return jagged_records({f: np.asarray(cols[f]).astype(np.int32 if f in _INT_FIELDS else np.float32)
+                           for f in _INT_FIELDS + _FLOAT_FIELDS}, counts)

@@ -9,6 +9,9 @@ the tracks of the tower are rescaled to the weighted mean of the track and tower
 """
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 
 from .card import log_normal
@@ -35,14 +38,19 @@ class CaloGeometry:
         self.edges, self.nphi = edges[keep], nphi[keep].astype(np.int64)
         self.max_phi = int(self.nphi.max())
         self.res = ccard["resolution"]
+        # a uniform grid over the edges: grid[j] = first edge >= edges[0] + j * step, where the
+        # search for a hit starts (one or two steps from there instead of a binary search)
+        self.grid_step = max(float(np.min(np.diff(self.edges))), 1e-3) if len(self.edges) > 1 else 1.0
+        n_grid = int((self.edges[-1] - self.edges[0]) / self.grid_step) + 1
+        self.grid = np.searchsorted(self.edges, self.edges[0] + self.grid_step * np.arange(n_grid), side="left")
 
     def cell(self, eta, phi):
         """(eta bin, phi bin, inside) for hits; bin i spans edges[i-1]..edges[i]."""
-        ieta = np.searchsorted(self.edges, eta, side="left")
-        inside = (ieta > 0) & (ieta < len(self.edges)) & np.isfinite(eta)
-        ieta = np.clip(ieta, 1, len(self.edges) - 1)
-        n = self.nphi[ieta]
-        iphi = np.clip(np.floor((phi + np.pi) / (2 * np.pi) * n).astype(np.int64), 0, n - 1)
+        eta = np.ascontiguousarray(eta, dtype=np.float64)
+        phi = np.ascontiguousarray(phi, dtype=np.float64)
+        ieta, iphi = np.empty(len(eta), np.int64), np.empty(len(eta), np.int64)
+        inside = np.empty(len(eta), np.bool_)
+        _cells(self.edges, self.nphi, self.grid, self.grid_step, eta, phi, ieta, iphi, inside)
         return ieta, iphi, inside
 
     def sigma(self, energy, eta):
@@ -79,11 +87,12 @@ def calorimeter(rng, geo: CaloGeometry, ccard, is_ecal, ev, hit_eta, hit_phi, re
     ``ev, hit_eta, hit_phi, reached, energy, fraction`` are per particle; ``trk_index`` points
     from each track to its particle; ``trk_energy`` and ``trk_res`` (relative) are per track.
     """
-    cand = np.flatnonzero(reached & (fraction > 0))
-    ieta, iphi, inside = geo.cell(hit_eta[cand], hit_phi[cand])
-    p = cand[inside]
-    key = (ev[p].astype(np.int64) * len(geo.edges) + ieta[inside]) * geo.max_phi + iphi[inside]
-    uk, inv_p = np.unique(key, return_inverse=True)
+    # depositing particles (reached the surface, fraction > 0, hit within the calorimeter) and their cells
+    p, cell = _deposits(geo.edges, geo.nphi, geo.grid, geo.grid_step, geo.max_phi, hit_eta, hit_phi, reached, fraction)
+    n_cells = len(geo.edges) * geo.max_phi
+    # towers = distinct (event, cell) keys, ascending, as np.unique(key, return_inverse=True)
+    # gives them, without sorting all deposits of the batch
+    uk, inv_p = _unique_cells(ev[p].astype(np.int64), cell, n_cells)
     n_t = len(uk)
     # a track registers in the tower of its own particle's deposit (same hit)
     tower_of = np.full(len(ev), -1, np.int64)
@@ -133,3 +142,109 @@ def calorimeter(rng, geo: CaloGeometry, ccard, is_ecal, ev, hit_eta, hit_phi, re
         "PID": np.full(len(m), 22 if is_ecal else 0, np.int32),
     }
     return towers, trk_scale
+
+
+@numba.njit(cache=True, inline="always")
+def _eta_bin(edges, grid, step, e):
+    """First edge >= e (searchsorted "left"; NaN after every edge, as numpy sorts it)."""
+    n_edges = len(edges)
+    if e != e:
+        return n_edges
+    j = (e - edges[0]) / step
+    if j >= 1 and j < len(grid):
+        # the grid point one below: edges before grid[j - 1] lie below it, hence (rounding of j
+        # and the grid included) below e
+        i = grid[int(j) - 1]
+        while i < n_edges and edges[i] < e:
+            i += 1
+        return i
+    lo, hi = 0, n_edges
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if edges[mid] < e:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, inline="always")
+def _phi_bin(phi, n):
+    """floor((phi + pi) / 2 pi * n) clipped to 0..n-1, as the numpy expression (NaN: 0)."""
+    f = math.floor((phi + np.pi) / (2 * np.pi) * n)
+    return 0 if f != f or f < 0 else (n - 1 if f > n - 1 else int(f))
+
+
+@numba.njit(cache=True)
+def _cells(edges, nphi, grid, step, eta, phi, ieta, iphi, inside):
+    """Kernel of :meth:`CaloGeometry.cell`: bin i spans edges[i-1]..edges[i]."""
+    n_edges = len(edges)
+    for k in range(len(eta)):
+        lo = _eta_bin(edges, grid, step, eta[k])
+        inside[k] = lo > 0 and lo < n_edges and math.isfinite(eta[k])
+        i = min(max(lo, 1), n_edges - 1)
+        ieta[k] = i
+        iphi[k] = _phi_bin(phi[k], nphi[i])
+
+
+@numba.njit(cache=True)
+def _deposits(edges, nphi, grid, step, max_phi, eta, phi, reached, fraction):
+    """(particle index, cell = eta bin * max_phi + phi bin) of the particles that deposit: reached
+    the surface with fraction > 0 and a hit inside the eta range; in particle order."""
+    n_edges = len(edges)
+    p = np.empty(len(eta), np.int64)
+    cell = np.empty(len(eta), np.int64)
+    m = 0
+    for k in range(len(eta)):
+        if not (reached[k] and fraction[k] > 0):
+            continue
+        lo = _eta_bin(edges, grid, step, eta[k])
+        if lo > 0 and lo < n_edges and math.isfinite(eta[k]):
+            p[m] = k
+            cell[m] = lo * max_phi + _phi_bin(phi[k], nphi[lo])
+            m += 1
+    return p[:m], cell[:m]
+
+
+@numba.njit(cache=True)
+def _unique_cells(ev, cell, n_cells):
+    """(sorted distinct keys ev * n_cells + cell, index of each deposit's key among them): the
+    result of ``np.unique(key, return_inverse=True)``, by a counting sort on the event and a
+    dense cell map per event (only each event's few thousand distinct cells are sorted)."""
+    n = len(ev)
+    n_ev = 0
+    for i in range(n):
+        n_ev = max(n_ev, ev[i] + 1)
+    start = np.zeros(n_ev + 1, np.int64)
+    for i in range(n):
+        start[ev[i] + 1] += 1
+    for e in range(n_ev):
+        start[e + 1] += start[e]
+    order = np.empty(n, np.int64)
+    fill = start[:-1].copy()
+    for i in range(n):
+        order[fill[ev[i]]] = i
+        fill[ev[i]] += 1
+    slot = np.full(n_cells, -1, np.int64)
+    seen = np.empty(n, np.int64)
+    keys = np.empty(n, np.int64)
+    inv = np.empty(n, np.int64)
+    n_t = 0
+    for e in range(n_ev):
+        m = 0
+        for j in range(start[e], start[e + 1]):
+            c = cell[order[j]]
+            if slot[c] < 0:
+                slot[c] = 0
+                seen[m] = c
+                m += 1
+        cells = np.sort(seen[:m])
+        for r in range(m):
+            slot[cells[r]] = n_t + r
+            keys[n_t + r] = e * n_cells + cells[r]
+        for j in range(start[e], start[e + 1]):
+            inv[order[j]] = slot[cell[order[j]]]
+        for r in range(m):
+            slot[cells[r]] = -1
+        n_t += m
+    return keys[:n_t], inv

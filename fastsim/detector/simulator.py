@@ -14,10 +14,12 @@ import logging
 import awkward as ak
 import numpy as np
 
+from jetclass2.delphes_tree import flat_columns, jagged_records
+
 from .calorimeter import CaloGeometry, calorimeter, energy_fractions
 from .card import C_MM_PER_S, SimulationInputError, load_card, visible
 from .pileup import FIELDS, PileupLibrary, draw_vertices
-from .propagation import MIN_PT2, propagate
+from .propagation import MIN_PT2, pileup_geometry, propagate, propagate_pileup
 from .puppi import NEUTRAL, PU_TRACK, PV_TRACK, puppi_weights
 from .tracking import reconstruct_tracks
 
@@ -59,6 +61,9 @@ class Simulator:
             min_events = int(self.card["pileup"].get("min_library_events", 1))
             lib = load_pileup_library(pileup_library, min_events=1)
             self.pileup = PileupLibrary(lib, str(pileup_library), min_events, reach=_reach_filter(self.card))
+            tab = {f: self.pileup.table[:, k] for k, f in enumerate(FIELDS)}
+            self.pileup_geometry = pileup_geometry(tab["Px"], tab["Py"], tab["Pz"], tab["X"], tab["Y"], tab["Charge"],
+                                                   self.card["magnetic_field"])
             if self.pileup.n_events < 10 * self.mean_pileup:
                 log.warning("pile-up library %s has only %d events for mean pile-up %.0f: overlays repeat often",
                             pileup_library, self.pileup.n_events, self.mean_pileup)
@@ -74,20 +79,20 @@ class Simulator:
         Events without visible final-state particles are kept (they yield no candidates) and
         counted in ``n_without_final_state``.
         """
-        _check_input(particles)
+        counts_all, flat = _check_input(particles)
         n_ev = len(particles)
         rng, card = self.rng, self.card
         pcard = card["pileup"]
         z_pv, t_pv = draw_vertices(rng, n_ev, pcard)
         n_pu = rng.poisson(self.mean_pileup, n_ev) if self.pileup is not None else np.zeros(n_ev, np.int64)
 
-        hard = particles[(particles.Status == 1) & visible(particles.PID)]
-        h_counts = np.asarray(ak.num(hard))
+        keep = (flat["Status"] == 1) & visible(flat["PID"])
+        h_counts = np.bincount(np.repeat(np.arange(n_ev), counts_all)[keep], minlength=n_ev)
         empty = int(np.sum(h_counts == 0))
         if empty:
             self.n_without_final_state += empty
             log.warning("%d event(s) of this batch have no visible final-state particle (kept, no candidates)", empty)
-        cols = {f: np.asarray(ak.flatten(hard[f]), dtype=np.float64) for f in FIELDS}
+        cols = {f: flat[f][keep].astype(np.float64) for f in FIELDS}
         cols["Z"] = cols["Z"] + np.repeat(z_pv, h_counts)
         cols["T"] = cols["T"] + np.repeat(t_pv, h_counts)
         ev = np.repeat(np.arange(n_ev), h_counts)
@@ -97,24 +102,23 @@ class Simulator:
         hard_sumpt2 = np.bincount(ev[charged], weights=(cols["Px"] ** 2 + cols["Py"] ** 2)[charged], minlength=n_ev)
         pu_z = pu_t = np.zeros(0)
         pick = np.zeros(0, np.int64)
+        src = None
         if self.pileup is not None and n_pu.sum():
             # hard-scatter and pile-up particles side by side (no stage needs them in event order)
-            pu_cols, pu_ev, pu_vtx, pu_z, pu_t, pick = self.pileup.overlay(rng, n_pu, pcard)
-            cols = {f: np.concatenate([cols[f], pu_cols[f]]) for f in cols}
-            ev = np.concatenate([ev, pu_ev])
-            vtx = np.concatenate([vtx, pu_vtx])
+            cols, ev, vtx, pu_z, pu_t, pick, src = self.pileup.overlay(rng, n_pu, pcard, head=(cols, ev))
+            src["z"] = pu_z
 
-        cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu)
+        cands = self._reconstruct(cols, ev, vtx, n_ev, z_pv, n_pu, src)
         vertices = self._vertices(n_ev, n_pu, z_pv, t_pv, pu_z, pu_t, hard_ndf, hard_sumpt2, pick)
-        record = _shift_record(particles, z_pv, t_pv)
+        record = _shift_record(counts_all, flat, z_pv, t_pv)
         self.n_events += n_ev
         return {"Particle": record, "ParticleFlowCandidate": cands, "Vertex": vertices}
 
     # ------------------------------------------------------------------------------------------
-    def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu):
+    def _reconstruct(self, cols, ev, vtx, n_ev, z_pv, n_pu, src=None):
         """Particles of a batch -> PUPPI-weighted candidates: tracks and towers, charged-hadron
         subtraction, PUPPI weights, then the ``ParticleFlowCandidate`` collection."""
-        t_idx, trk, prop = self._tracks(cols, vtx)
+        t_idx, trk, prop = self._tracks(cols, vtx, src)
         tw = self._towers(cols, ev, t_idx, trk, prop)
         pu = self.card["puppi"]
         t_ev = ev[t_idx]
@@ -136,13 +140,24 @@ class Simulator:
         w_trk[reco_pu] = 0.0  # RecoPuFilter after the lepton add-back
         return _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, ~lepton, self.charged_eta)
 
-    def _tracks(self, cols, vtx):
-        """Propagation to the calorimeters and track reconstruction.
+    def _tracks(self, cols, vtx, src=None):
+        """Propagation to the calorimeters and track reconstruction. ``src``: where the pile-up
+        particles (after the first ``n_head``) come from in the library (``PileupLibrary.overlay``):
+        they are propagated from the library's precomputed geometry.
 
         Returns (track particle indices, track columns, propagation result per particle)."""
         card = self.card
-        prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"],
-                         card["magnetic_field"])
+        fcard = card["magnetic_field"]
+        if src is None:
+            prop = propagate(cols["Px"], cols["Py"], cols["Pz"], cols["X"], cols["Y"], cols["Z"], cols["Charge"], fcard)
+        else:
+            n, h = len(vtx), src["n_head"]
+            inside, out = np.empty(n, np.bool_), np.empty((6, n))
+            propagate(*(cols[f][:h] for f in ("Px", "Py", "Pz", "X", "Y", "Z", "Charge")), fcard, inside[:h], out[:, :h])
+            propagate_pileup(self.pileup_geometry, self.pileup.table, src["rows"], src["vid"], src["dphi"], src["z"],
+                             fcard, inside[h:], out[:, h:])
+            prop = {"inside": inside, "eta": out[0], "phi": out[1], "z_hit": out[2], "phi_d": out[3], "d0": out[4],
+                    "dz": out[5]}
         t_idx, trk = reconstruct_tracks(self.rng, cols, card["tracking"], prop, is_pu=vtx > 0)
         return t_idx, trk, prop
 
@@ -184,7 +199,7 @@ class Simulator:
                   "ErrorY": np.zeros(n), "ErrorZ": np.zeros(n),
                   "Index": (np.arange(n) - np.repeat(starts, counts)).astype(np.int32),
                   "NDF": ndf.astype(np.int32), "Sigma": np.zeros(n), "SumPT2": sumpt2}
-        return ak.zip({k: ak.unflatten(v, counts) for k, v in cols_v.items()}, depth_limit=2)
+        return jagged_records(cols_v, counts)
 
 
 def _reach_filter(card):
@@ -305,16 +320,16 @@ def _candidates(cols, t_idx, t_ev, trk, w_trk, tw, w_tw, n_ev, via_puppi, charge
     c["Phi"][null] = 0.0
     order = np.lexsort((-c["PT"], c["ev"]))
     counts = np.bincount(c["ev"], minlength=n_ev)
-    return ak.zip({k: ak.unflatten(v[order], counts) for k, v in c.items() if k != "ev"}, depth_limit=2)
+    return jagged_records({k: v[order] for k, v in c.items() if k != "ev"}, counts)
 
 
-def _shift_record(particles, z_pv, t_pv):
-    """The generator record moved to the event's primary vertex (as Delphes' PileUpMerger does)."""
-    counts = np.asarray(ak.num(particles))
-    rec = {f: np.asarray(ak.flatten(particles[f])) for f in particles.fields}
+def _shift_record(counts, flat, z_pv, t_pv):
+    """The generator record (flat columns) moved to the event's primary vertex (as Delphes'
+    PileUpMerger does)."""
+    rec = dict(flat)
     rec["Z"] = rec["Z"] + np.repeat(z_pv, counts).astype(rec["Z"].dtype)
     rec["T"] = rec["T"] + np.repeat(t_pv, counts).astype(rec["T"].dtype)
-    return ak.zip({k: ak.unflatten(v, counts) for k, v in rec.items()}, depth_limit=2)
+    return jagged_records(rec, counts)
 
 
 def recentre(particles: ak.Array, z0, t0) -> ak.Array:
@@ -329,15 +344,18 @@ def recentre(particles: ak.Array, z0, t0) -> ak.Array:
     return ak.with_field(out, particles.T - t0, "T")
 
 
-def _check_input(particles: ak.Array) -> None:
+def _check_input(particles: ak.Array) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Refuse a record without the needed fields or with non-finite values; returns its
+    particles per event and flat columns."""
     fields = getattr(particles, "fields", None) or []
     missing = [f for f in ("PID", "Status", "Charge", "Px", "Py", "Pz", "E", "X", "Y", "Z", "T") if f not in fields]
     if missing:
         raise SimulationInputError(f"generator record lacks fields {missing}")
+    counts, flat = flat_columns(particles)
     for f in ("Px", "Py", "Pz", "E", "X", "Y", "Z", "T"):
-        flat = np.asarray(ak.flatten(particles[f]))
-        if not np.all(np.isfinite(flat)):
-            raise SimulationInputError(f"generator record has non-finite {f} values ({np.sum(~np.isfinite(flat))} particles)")
+        if not np.all(np.isfinite(flat[f])):
+            raise SimulationInputError(f"generator record has non-finite {f} values ({np.sum(~np.isfinite(flat[f]))} particles)")
+    return counts, flat
 
 
 __all__ = ["Simulator", "recentre", "C_MM_PER_S"]

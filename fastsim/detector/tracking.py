@@ -39,43 +39,48 @@ def reconstruct_tracks(rng, cols, tcard, prop, is_pu=None):
     ``HitEta`` the eta of the track's calorimeter hit.
     """
     px, py, pz = cols["Px"], cols["Py"], cols["Pz"]
-    pt = np.hypot(px, py)
     hit_eta = prop["eta"]
-    kind = particle_kind(cols["PID"])
     charged = (cols["Charge"] != 0) & prop["inside"] & (np.abs(hit_eta) <= tcard["max_abs_eta"])
-    eff = np.zeros(len(pt))
-    rel_res = np.zeros(len(pt))
+    # efficiency and resolution of the track candidates only (the neutral majority of a pile-up
+    # batch needs neither); the efficiency draw still takes one number per particle
+    ci = np.flatnonzero(charged)
+    pt_c = np.hypot(px[ci], py[ci])
+    h_c = hit_eta[ci]
+    kind = particle_kind(cols["PID"][ci])
+    eff = np.zeros(len(ci))
+    rel_c = np.zeros(len(ci))
     ecard, mcard = tcard["efficiency"], tcard["momentum_resolution"]
     for k, name in enumerate(KINDS):
-        sel = charged & (kind == k)
+        sel = kind == k
         if not sel.any():
             continue
         e = ecard[name]
-        eff[sel] = table_lookup(hit_eta[sel], pt[sel], ecard["eta_edges"], e["pt_edges"], e["values"])
+        eff[sel] = table_lookup(h_c[sel], pt_c[sel], ecard["eta_edges"], e["pt_edges"], e["values"])
         if "high_pt_start" in e:  # muon efficiency falls off in the TeV range
-            hi = sel & (pt > e["high_pt_start"])
-            eff[hi] *= np.exp(0.5 - pt[hi] * e["high_pt_slope"])
-        a = row_lookup(hit_eta[sel], mcard["eta_edges"], mcard[name]["a"])
-        b = row_lookup(hit_eta[sel], mcard["eta_edges"], mcard[name]["b"])
-        rel_res[sel] = np.minimum(np.sqrt(a * a + (b * pt[sel]) ** 2), 1.0)
-    tracked = charged & (rng.random(len(pt)) < eff)
-    i = np.flatnonzero(tracked)
+            hi = sel & (pt_c > e["high_pt_start"])
+            eff[hi] *= np.exp(0.5 - pt_c[hi] * e["high_pt_slope"])
+        a = row_lookup(h_c[sel], mcard["eta_edges"], mcard[name]["a"])
+        b = row_lookup(h_c[sel], mcard["eta_edges"], mcard[name]["b"])
+        rel_c[sel] = np.minimum(np.sqrt(a * a + (b * pt_c[sel]) ** 2), 1.0)
+    found = rng.random(len(px))[ci] < eff
+    i = ci[found]
+    rel_i = rel_c[found]
     ts = tcard["track_smearing"]
     pu = np.zeros(len(i), bool) if is_pu is None else np.asarray(is_pu)[i]
     smear = ~pu | bool(ts["apply_to_pileup"])
     p_res = float(ts["p_relative_resolution"])
-    pt_i = pt[i]
+    pt_i = pt_c[found]
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.arcsinh(pz[i] / pt_i)  # the propagator kept only pT > 0
     # MomentumSmearing (log-normal, at the hit eta)
-    pt_ms = log_normal(rng, pt_i, rel_res[i] * pt_i)
+    pt_ms = log_normal(rng, pt_i, rel_i * pt_i)
     if ts["from_generated_momentum"]:
         tpt = pt_i.copy()
         if p_res > 0:
             tpt[smear] = np.maximum(tpt[smear] * (1 + p_res * rng.standard_normal(int(smear.sum()))), 0.0)
-        res = np.where(smear, p_res, rel_res[i])
+        res = np.where(smear, p_res, rel_i)
     else:  # a card without TrackSmearing: MomentumSmearing decides
-        tpt, res = pt_ms, rel_res[i]
+        tpt, res = pt_ms, rel_i
     mass = np.sqrt(np.maximum(cols["E"][i] ** 2 - (pt_i ** 2 + pz[i] ** 2), 0.0))
     phi = prop["phi_d"][i]  # momentum direction at the closest approach
     ip = tcard["impact_parameter"]
