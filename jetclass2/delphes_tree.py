@@ -429,8 +429,8 @@ class _HeaderScanner:
         dtype, jagged = None, False
         if len(leaves) == 1 and leaves[0] is not None:
             leaf_dtype, length, counted = leaves[0]
-            if cls == "TBranch" and length == 1 and not counted:
-                dtype = leaf_dtype
+            if cls == "TBranch" and length == 1:  # a scalar, or a variable-length array (uproot writes these)
+                dtype, jagged = leaf_dtype, counted
             elif cls == "TBranchElement" and ftype == 31 and length == 1 and counted:  # the clones count
                 dtype, jagged = leaf_dtype, True
         nbytes, entry, seek = arrays
