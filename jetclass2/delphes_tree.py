@@ -298,6 +298,35 @@ _LEAF_DTYPES = {"TLeafI": (">i4", ">u4"), "TLeafF": (">f4", ">f4"), "TLeafD": ("
                 "TLeafL": (">i8", ">u8"), "TLeafS": (">i2", ">u2"), "TLeafB": (">i1", ">u1")}
 
 
+def _leaf_spec(data: bytes, dtype, jagged: bool, pos: int, max_baskets: int, n: int) -> _LeafSpec:
+    """The :class:`_LeafSpec` of a branch whose fBasketBytes array starts at ``data[pos + 1]``
+    (fBasketBytes, fBasketEntry, fBasketSeek follow each other, a speed-bump byte before each)."""
+    nbytes = np.frombuffer(data, dtype=">i4", count=max_baskets, offset=pos + 1)
+    pos += 1 + 4 * max_baskets
+    entry = np.frombuffer(data, dtype=">i8", count=max_baskets, offset=pos + 1)
+    pos += 1 + 8 * max_baskets
+    seek = np.frombuffer(data, dtype=">i8", count=max_baskets, offset=pos + 1)
+    empty = np.flatnonzero(seek[:n] == 0)
+    n = int(empty[0]) if empty.size else min(n, max_baskets)  # baskets on file, as uproot counts them
+    return _LeafSpec(np.dtype(dtype) if dtype else None, jagged, entry[:n + 1].astype(np.int64),
+                     seek[:n].astype(np.int64), nbytes[:n].astype(np.int64))
+
+
+class _Specs(dict):
+    """Branch name -> :class:`_LeafSpec`, each built on first look-up (a file has ~350 branches,
+    the ntuplizer reads ~30)."""
+
+    def __getitem__(self, name: str) -> _LeafSpec:
+        value = dict.__getitem__(self, name)
+        if isinstance(value, tuple):
+            value = _leaf_spec(*value)
+            dict.__setitem__(self, name, value)
+        return value
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default
+
+
 class _HeaderScanner:
     """A reader of the few TTree header members the basket reader needs (ROOT's streamed layout:
     every object starts with a byte count and a class version, so the rest is skipped by size).
@@ -307,11 +336,16 @@ class _HeaderScanner:
 
     def __init__(self, data: bytes, keylen: int):
         self.data, self.pos, self.keylen, self.classes = data, 0, keylen, {}
-        self.branches: dict = {}
+        self.branches = _Specs()
+
+    _STRUCTS: dict = {}
 
     def _unpack(self, fmt: str):
-        values = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
+        unpacker = self._STRUCTS.get(fmt)
+        if unpacker is None:
+            unpacker = self._STRUCTS[fmt] = struct.Struct(fmt)
+        values = unpacker.unpack_from(self.data, self.pos)
+        self.pos += unpacker.size
         return values
 
     def _start(self, versions) -> int:
@@ -412,11 +446,9 @@ class _HeaderScanner:
         self._array()  # sub-branches register themselves
         leaves = self._array()
         self.pos = self._start((3,))  # fBaskets: skipped (uproot skips it too)
-        arrays = []
-        for itemsize in (4, 8, 8):  # fBasketBytes, fBasketEntry, fBasketSeek (a speed-bump byte each)
-            self.pos += 1
-            arrays.append(np.frombuffer(self.data, dtype=f">i{itemsize}", count=max_baskets, offset=self.pos))
-            self.pos += itemsize * max_baskets
+        arrays = self.pos, max_baskets  # fBasketBytes, fBasketEntry, fBasketSeek: read on demand
+        if self.pos + 3 + 20 * max_baskets > branch_end:
+            raise _HeaderError("basket arrays")
         self.pos = branch_end
         ftype = None
         if cls == "TBranchElement":
@@ -425,7 +457,7 @@ class _HeaderScanner:
             self.pos = end
         self._add(name, cls, ftype, leaves, arrays, write_basket)
 
-    def _add(self, name: str, cls: str, ftype, leaves: list, arrays: list, n: int) -> None:
+    def _add(self, name: str, cls: str, ftype, leaves: list, arrays: tuple, n: int) -> None:
         dtype, jagged = None, False
         if len(leaves) == 1 and leaves[0] is not None:
             leaf_dtype, length, counted = leaves[0]
@@ -433,12 +465,8 @@ class _HeaderScanner:
                 dtype, jagged = leaf_dtype, counted
             elif cls == "TBranchElement" and ftype == 31 and length == 1 and counted:  # the clones count
                 dtype, jagged = leaf_dtype, True
-        nbytes, entry, seek = arrays
-        nonzero = np.flatnonzero(seek[:n] == 0)
-        n = int(nonzero[0]) if nonzero.size else min(n, len(seek))  # as uproot counts them
-        spec = _LeafSpec(np.dtype(dtype) if dtype else None, jagged, entry[:n + 1].astype(np.int64),
-                         seek[:n].astype(np.int64), nbytes[:n].astype(np.int64))
-        self.branches.setdefault(name, spec)
+        if name not in self.branches:
+            self.branches[name] = (self.data, dtype, jagged, *arrays, n)
 
     def tree(self) -> tuple[int, dict]:
         """(entries, {branch name: :class:`_LeafSpec`}) of the TTree streamed in ``data``."""
