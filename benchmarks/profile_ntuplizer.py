@@ -4,7 +4,8 @@ Usage: python benchmarks/profile_ntuplizer.py EMPTY.root IN.root [IN.root ...] [
 
 Every input is ntuplized once untimed, then ``--passes`` times (and EMPTY.root as often as there
 are inputs); the fastest pass counts. Stages are ntuplizer/jetclass2 functions timed in place
-(nested ones are included in their parents). Inputs whose path contains ``--qcd`` get QCD labels
+(nested ones are included in their parents). The per-file cost (ntuplize on the empty input, and
+opening an input with the header reader and with uproot's TTree) is printed after the stages. Inputs whose path contains ``--qcd`` get QCD labels
 (the side-by-side benchmark's setting). Pin it to one core (taskset -c N) on a shared machine.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ntuplizer import core, jets, labels, ntuplize, writer  # noqa: E402
 
 T: dict[str, float] = collections.defaultdict(float)
 STAGES = [
+    (delphes_tree, "open_input", "opening the input: TTree header (per file, not per event)"),
     (delphes_tree, "_basket_reader", "reading: basket positions and counters"),
     (delphes_tree._BasketReader, "columns", "reading: inflating the baskets, columns"),
     (delphes_tree, "_events", "reading: finite check, records, momentum eta"),
@@ -86,10 +88,23 @@ def main() -> int:
     print(f"{len(jobs)} inputs, {n} events: {full:.3f} s; the empty input {len(jobs)}x: {empty:.3f} s; "
           f"{(full - empty) / n * 1e3:.3f} ms per event beyond it ({n / (full - empty):.0f} events/s)")
     print(f"{'stage':70s} {'ms/event':>9s}")
-    for _, _, label in STAGES:
+    for _, _, label in STAGES[1:]:
         if label in stages:
             print(f"{label:70s} {(stages[label] - empty_stages.get(label, 0.0)) / n * 1e3:9.3f}")
+    opening = empty_stages.get(STAGES[0][2], 0.0) / len(jobs)
+    print(f"per input file: ntuplize on the empty input {empty / len(jobs) * 1e3:.1f} ms, of which opening it "
+          f"{opening * 1e3:.1f} ms")
+    for fast, what in ((True, "the header reader (open_input)"), (False, "uproot's TTree (open_input(fast=False))")):
+        best = min(_cpu(lambda fast=fast: [delphes_tree.open_input(p, fast=fast) for p in args.inputs])
+                   for _ in range(args.passes))
+        print(f"opening an input with {what}: {best / len(args.inputs) * 1e3:.1f} ms CPU per file")
     return 0
+
+
+def _cpu(f) -> float:
+    c = time.process_time()
+    f()
+    return time.process_time() - c
 
 
 if __name__ == "__main__":

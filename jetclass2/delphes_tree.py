@@ -270,14 +270,21 @@ _inflate = _fast_inflate()
 def open_tree(path: str | Path):
     """Open ``path`` and return its Delphes tree, with clear errors for bad files."""
     path = Path(path)
+    return _tree_of(path, _open_file(path))
+
+
+def _open_file(path: Path):
     if not path.exists():
         raise DelphesInputError(f"{path}: file does not exist")
     if path.stat().st_size == 0:
         raise DelphesInputError(f"{path}: file is empty (0 bytes)")
     try:
-        f = uproot.open(path)
+        return uproot.open(path)
     except Exception as exc:  # uproot raises several types for non-ROOT or truncated files
         raise DelphesInputError(f"{path}: not a readable ROOT file ({_one_line(exc)})") from exc
+
+
+def _tree_of(path: Path, f):
     try:
         tree = f[TREE_NAME]
     except Exception as exc:
@@ -286,6 +293,225 @@ def open_tree(path: str | Path):
     if not isinstance(tree, uproot.TTree):
         raise DelphesInputError(f"{path}: '{TREE_NAME}' is a {type(tree).__name__}, not a TTree")
     return tree
+
+
+def open_input(path: str | Path, fast: bool = True) -> "DelphesInput":
+    """Open ``path`` for :func:`iterate_events`: the TTree header read by :func:`_scan_header`
+    (``fast``), or by uproot where that declines; the same errors as :func:`open_tree`."""
+    path = Path(path)
+    f = _open_file(path)
+    if fast:
+        try:
+            entries, specs = _scan_header(path, f)
+            return DelphesInput(path, f, entries, specs)
+        except Exception:  # any surprise in the header: uproot reads it (and names a problem)
+            pass
+    return DelphesInput(path, f, tree=_tree_of(path, f))
+
+
+class _HeaderError(Exception):
+    """A TTree header layout :func:`_scan_header` does not handle (uproot reads it instead)."""
+
+
+@dataclass(frozen=True)
+class _LeafSpec:
+    """What :class:`_BasketReader` needs of one branch, read by :func:`_scan_header`."""
+
+    dtype: np.dtype | None  # big-endian values; None: a layout the basket reader does not read
+    jagged: bool  # a TClonesArray member (one count per event in ``<collection>_size``)
+    entry: np.ndarray  # first entry of each basket, then the number of entries
+    seek: np.ndarray
+    nbytes: np.ndarray
+
+
+# ROOT EDataType codes of TLeafElement.fType, and TLeaf classes, as numpy dtypes
+_ELEMENT_DTYPES = {1: ">i1", 2: ">i2", 3: ">i4", 5: ">f4", 8: ">f8", 11: ">u1", 12: ">u2", 13: ">u4",
+                   16: ">i8", 17: ">u8", 18: ">?"}
+_LEAF_DTYPES = {"TLeafI": (">i4", ">u4"), "TLeafF": (">f4", ">f4"), "TLeafD": (">f8", ">f8"),
+                "TLeafL": (">i8", ">u8"), "TLeafS": (">i2", ">u2"), "TLeafB": (">i1", ">u1")}
+
+
+def _leaf_spec(data: bytes, dtype, jagged: bool, pos: int, max_baskets: int, n: int) -> _LeafSpec:
+    """The :class:`_LeafSpec` of a branch whose fBasketBytes array starts at ``data[pos + 1]``
+    (fBasketBytes, fBasketEntry, fBasketSeek follow each other, a speed-bump byte before each)."""
+    nbytes = np.frombuffer(data, dtype=">i4", count=max_baskets, offset=pos + 1)
+    pos += 1 + 4 * max_baskets
+    entry = np.frombuffer(data, dtype=">i8", count=max_baskets, offset=pos + 1)
+    pos += 1 + 8 * max_baskets
+    seek = np.frombuffer(data, dtype=">i8", count=max_baskets, offset=pos + 1)
+    empty = np.flatnonzero(seek[:n] == 0)
+    n = int(empty[0]) if empty.size else min(n, max_baskets)  # baskets on file, as uproot counts them
+    return _LeafSpec(np.dtype(dtype) if dtype else None, jagged, entry[:n + 1].astype(np.int64),
+                     seek[:n].astype(np.int64), nbytes[:n].astype(np.int64))
+
+
+class _Specs(dict):
+    """Branch name -> :class:`_LeafSpec`, each built on first look-up (a file has ~350 branches,
+    the ntuplizer reads ~30)."""
+
+    def __getitem__(self, name: str) -> _LeafSpec:
+        value = dict.__getitem__(self, name)
+        if isinstance(value, tuple):
+            value = _leaf_spec(*value)
+            dict.__setitem__(self, name, value)
+        return value
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default
+
+
+class _HeaderScanner:
+    """A reader of the few TTree header members the basket reader needs (ROOT's streamed layout:
+    every object starts with a byte count and a class version, so the rest is skipped by size).
+    Only the class versions Delphes' ROOT 6 writes are accepted; anything else: :class:`_HeaderError`."""
+
+    _NEW_CLASS, _CLASS_MASK, _COUNT_MASK = 0xFFFFFFFF, 0x80000000, 0x40000000
+
+    def __init__(self, data: bytes, keylen: int):
+        self.data, self.pos, self.keylen, self.classes = data, 0, keylen, {}
+        self.branches = _Specs()
+
+    _STRUCTS: dict = {}
+
+    def _unpack(self, fmt: str):
+        unpacker = self._STRUCTS.get(fmt)
+        if unpacker is None:
+            unpacker = self._STRUCTS[fmt] = struct.Struct(fmt)
+        values = unpacker.unpack_from(self.data, self.pos)
+        self.pos += unpacker.size
+        return values
+
+    def _start(self, versions) -> int:
+        """Byte count and version of a streamed object; the position of its end."""
+        count, version = self._unpack(">Ih")
+        if not count & self._COUNT_MASK or version not in versions:
+            raise _HeaderError(f"version {version}")
+        return self.pos - 2 + (count & ~self._COUNT_MASK)
+
+    def _skip(self) -> None:
+        self.pos = self._start(range(0, 1 << 15))
+
+    def _string(self) -> str:
+        (n,) = self._unpack(">B")
+        if n == 255:
+            (n,) = self._unpack(">i")
+        self.pos += n
+        return self.data[self.pos - n:self.pos].decode("latin-1")
+
+    def _object(self):
+        """A pointer to a streamed object: None (null or a reference), a leaf, or a branch
+        (registered in :attr:`branches`; None returned)."""
+        begin = self.pos
+        (count,) = self._unpack(">I")
+        if not count & self._COUNT_MASK or count == self._NEW_CLASS:
+            if count & self._CLASS_MASK:
+                raise _HeaderError("class tag without byte count")
+            return None  # null or a reference to an object read before
+        end = begin + 4 + (count & ~self._COUNT_MASK)
+        tag_pos = self.pos
+        (tag,) = self._unpack(">I")
+        if tag == self._NEW_CLASS:
+            stop = self.data.index(b"\0", self.pos)
+            name = self.data[self.pos:stop].decode("latin-1")
+            self.pos = stop + 1
+            self.classes[tag_pos + self.keylen + 2] = name  # ROOT's offset of the class tag
+        elif tag & self._CLASS_MASK:
+            name = self.classes.get(tag & ~self._CLASS_MASK)
+            if name is None:
+                raise _HeaderError("unknown class reference")
+        else:
+            raise _HeaderError("object reference with byte count")
+        out = None
+        if name in ("TBranch", "TBranchElement"):
+            self._branch(name)
+        elif name == "TLeafElement" or name in _LEAF_DTYPES:
+            out = self._leaf(name)
+        else:
+            raise _HeaderError(f"class {name}")
+        if self.pos != end:
+            raise _HeaderError(f"{name} size")
+        return out
+
+    def _array(self) -> list:
+        """A TObjArray of branches or leaves."""
+        end = self._start((3,))
+        self._skip_tobject()
+        self._string()
+        n, _ = self._unpack(">ii")
+        items = [self._object() for _ in range(n)]
+        if self.pos != end:
+            raise _HeaderError("TObjArray size")
+        return items
+
+    def _skip_tobject(self) -> None:
+        _, _, bits = self._unpack(">hII")
+        if bits & 0x10:  # kIsReferenced: a process id follows
+            self.pos += 2
+
+    def _leaf(self, cls: str):
+        """(dtype or None, fLen, has a leaf count) of a leaf."""
+        end = self._start((1,))
+        self._start((2,))  # TLeaf
+        self.pos = self._start((1,))  # TNamed
+        length, _, _, _, unsigned = self._unpack(">iii??")
+        begin = self.pos
+        self._object()  # fLeafCount
+        counted = self.data[begin:begin + 4] != b"\0\0\0\0"
+        if cls == "TLeafElement":
+            _, ftype = self._unpack(">ii")
+            dtype = _ELEMENT_DTYPES.get(ftype)
+        else:
+            dtype = _LEAF_DTYPES[cls][unsigned]
+        self.pos = end
+        return dtype, length, counted
+
+    def _branch(self, cls: str) -> None:
+        end = self._start((10,)) if cls == "TBranchElement" else None
+        branch_end = self._start((13,))
+        named_end = self._start((1,))
+        self._skip_tobject()
+        name = self._string()
+        self.pos = named_end
+        self._skip()  # TAttFill
+        _, _, _, write_basket, _ = self._unpack(">iiiiq")  # fCompress ... fEntryNumber
+        self._skip()  # fIOFeatures
+        _, max_baskets, _, _, _, _, _ = self._unpack(">iIiqqqq")
+        self._array()  # sub-branches register themselves
+        leaves = self._array()
+        self.pos = self._start((3,))  # fBaskets: skipped (uproot skips it too)
+        arrays = self.pos, max_baskets  # fBasketBytes, fBasketEntry, fBasketSeek: read on demand
+        if self.pos + 3 + 20 * max_baskets > branch_end:
+            raise _HeaderError("basket arrays")
+        self.pos = branch_end
+        ftype = None
+        if cls == "TBranchElement":
+            self._string(), self._string(), self._string()
+            _, _, _, ftype, _, _ = self._unpack(">Ihiiii")
+            self.pos = end
+        self._add(name, cls, ftype, leaves, arrays, write_basket)
+
+    def _add(self, name: str, cls: str, ftype, leaves: list, arrays: tuple, n: int) -> None:
+        dtype, jagged = None, False
+        if len(leaves) == 1 and leaves[0] is not None:
+            leaf_dtype, length, counted = leaves[0]
+            if cls == "TBranch" and length == 1:  # a scalar, or a variable-length array (uproot writes these)
+                dtype, jagged = leaf_dtype, counted
+            elif cls == "TBranchElement" and ftype == 31 and length == 1 and counted:  # the clones count
+                dtype, jagged = leaf_dtype, True
+        if name not in self.branches:
+            self.branches[name] = (self.data, dtype, jagged, *arrays, n)
+
+    def tree(self) -> tuple[int, dict]:
+        """(entries, {branch name: :class:`_LeafSpec`}) of the TTree streamed in ``data``."""
+        self._start((20,))
+        for _ in range(4):  # TNamed, TAttLine, TAttFill, TAttMarker
+            self._skip()
+        values = self._unpack(">qqqqqdiiiiIqqqqqq")
+        entries, n_ranges = values[0], values[10]
+        self.pos += 2 + 16 * n_ranges  # fClusterRangeEnd, fClusterSize (a speed-bump byte each)
+        self._skip()  # fIOFeatures
+        self._array()
+        return entries, self.branches
 
 
 def _require(tree, path: Path, collection: str, fields: list[str]) -> list[str]:
@@ -386,22 +612,16 @@ class _BasketReader:
             raise
 
     def _add_leaf(self, name: str, branch) -> bool:
-        """Register the baskets of a plain numeric leaf; True if it is jagged (counted)."""
-        if branch is None:
+        """Register the baskets of a plain numeric leaf; True if it is jagged (counted).
+        ``branch``: an uproot branch or the :class:`_LeafSpec` of :func:`_scan_header`."""
+        spec = branch if isinstance(branch, _LeafSpec) else _uproot_spec(name, branch)
+        if spec.dtype is None:
             raise _NotPlain(name)
-        interp = branch.interpretation
-        jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
-        content = interp.content if jagged else interp
-        if (jagged and interp.header_bytes != 0) or type(content) is not uproot.interpretation.numerical.AsDtype:
-            raise _NotPlain(name)
-        nb = branch.num_baskets
-        entry = np.asarray(branch.member("fBasketEntry"), dtype=np.int64)[: nb + 1]
-        if len(entry) != nb + 1 or entry[-1] != self.n_entries:
+        nb = len(spec.seek)
+        if len(spec.entry) != nb + 1 or spec.entry[-1] != self.n_entries:
             raise _NotPlain(name)  # baskets kept in the TTree header (recovered files)
-        self.leaves[name] = (np.dtype(content.from_dtype), entry,
-                             np.asarray(branch.member("fBasketSeek"), dtype=np.int64)[:nb],
-                             np.asarray(branch.member("fBasketBytes"), dtype=np.int64)[:nb])
-        return jagged
+        self.leaves[name] = (spec.dtype, spec.entry, spec.seek, spec.nbytes)
+        return spec.jagged
 
     def close(self) -> None:
         self.file.close()
@@ -480,6 +700,75 @@ class _NotPlain(Exception):
     """A branch or basket the fast reader leaves to uproot."""
 
 
+def _uproot_spec(name: str, branch) -> _LeafSpec:
+    """The :class:`_LeafSpec` of an uproot branch (dtype None where the basket reader cannot read it)."""
+    if branch is None:
+        raise _NotPlain(name)
+    interp = branch.interpretation
+    jagged = isinstance(interp, uproot.interpretation.jagged.AsJagged)
+    content = interp.content if jagged else interp
+    plain = not (jagged and interp.header_bytes != 0) and type(content) is uproot.interpretation.numerical.AsDtype
+    nb = branch.num_baskets
+    return _LeafSpec(np.dtype(content.from_dtype) if plain else None, jagged,
+                     np.asarray(branch.member("fBasketEntry"), dtype=np.int64)[: nb + 1],
+                     np.asarray(branch.member("fBasketSeek"), dtype=np.int64)[:nb],
+                     np.asarray(branch.member("fBasketBytes"), dtype=np.int64)[:nb])
+
+
+def _scan_header(path: Path, f) -> tuple[int, dict]:
+    """(entries, {branch name: :class:`_LeafSpec`}) of the Delphes tree of the open uproot file
+    ``f``, read from the TTree header without building uproot's ~350 branch objects (most of the
+    cost of opening a Delphes file). :class:`_HeaderError` (or a struct/index error) on anything
+    unexpected; the caller then opens the tree with uproot."""
+    key = f.key(TREE_NAME)
+    if key.fClassName != "TTree":
+        raise _HeaderError(key.fClassName)
+    with open(path, "rb") as fh:
+        fh.seek(key.fSeekKey)
+        raw = fh.read(key.fNbytes)
+    keylen, objlen = key.fKeylen, key.fObjlen
+    if len(raw) != key.fNbytes:
+        raise _HeaderError("short read")
+    if len(raw) - keylen == objlen:
+        data = raw[keylen:]
+    else:
+        blocks, pos = [], keylen
+        while pos < len(raw):
+            csize = int.from_bytes(raw[pos + 3:pos + 6], "little")
+            usize = int.from_bytes(raw[pos + 6:pos + 9], "little")
+            if raw[pos:pos + 2] == b"ZL":
+                blocks.append(_inflate(raw[pos + 9:pos + 9 + csize], usize))
+            elif raw[pos:pos + 2] == b"ZS":
+                blocks.append(bytes(cramjam.zstd.decompress(raw[pos + 9:pos + 9 + csize], output_len=usize)))
+            else:
+                raise _HeaderError("compression")
+            pos += 9 + csize
+        data = b"".join(blocks)
+    if len(data) != objlen:
+        raise _HeaderError("inflated size")
+    return _HeaderScanner(data, keylen).tree()
+
+
+class DelphesInput:
+    """An opened Delphes input: entries and branch layouts from :func:`_scan_header` where it
+    reads the file, else uproot's tree (:attr:`tree`, built on first use in either case)."""
+
+    def __init__(self, path: Path, file, entries: int | None = None, specs: dict | None = None, tree=None):
+        self.path, self._file, self._tree = path, file, tree
+        self.num_entries = entries if tree is None else tree.num_entries
+        self.specs = specs
+
+    @property
+    def tree(self):
+        if self._tree is None:
+            self._tree = _tree_of(self.path, self._file)
+        return self._tree
+
+    def branches(self) -> dict:
+        """Branch name -> :class:`_LeafSpec` (fast path) or uproot branch."""
+        return self.specs if self.specs is not None else _branch_map(self.tree)
+
+
 def _basket_reader(path: Path, tree, names: list[str], branches: dict | None = None) -> _BasketReader | None:
     try:
         return _BasketReader(path, tree, names, branches)
@@ -521,25 +810,27 @@ def _zip(arrays: ak.Array, collection: str, fields: list[str]) -> ak.Array:
 def iterate_events(path: str | Path, step: int = 2000, tree=None, particle_fields=None):
     """Yield :class:`DelphesEvents` chunks of at most ``step`` events from ``path``.
 
-    ``tree``: the already opened Delphes tree of ``path`` (opening a Delphes file is costly);
+    ``tree``: ``path`` already opened, by :func:`open_input` or as an uproot tree (:func:`open_tree`);
     ``particle_fields``: the ``Particle`` fields to read (default :data:`PARTICLE_FIELDS`).
     """
     path = Path(path)
-    tree = tree if tree is not None else open_tree(path)
+    source = tree if tree is not None else open_input(path)
+    if not isinstance(source, DelphesInput):
+        source = DelphesInput(path, None, tree=source)
     particle_fields = list(particle_fields) if particle_fields is not None else PARTICLE_FIELDS
-    branches = _branch_map(tree)
+    branches = source.branches()
     pnames = _require(branches, path, "Particle", particle_fields)
     cnames = _require(branches, path, "ParticleFlowCandidate", PFCAND_FIELDS)
     direction = f"ParticleFlowCandidate.{PFCAND_DIRECTION_FIELD}"
     dnames = [direction] if direction in branches else []
     has_vertex_branch = "Vertex.Z" in branches and "Vertex.T" in branches
     vnames = [f"Vertex.{f}" for f in VERTEX_FIELDS] if has_vertex_branch else []
-    n = tree.num_entries
+    n = source.num_entries
     if n == 0:
         log.warning("%s: tree '%s' has no events", path, TREE_NAME)
         return
     names = pnames + cnames + dnames + vnames
-    fast = _basket_reader(path, tree, names, branches)
+    fast = _basket_reader(path, source, names, branches)
     try:
         for start in range(0, n, step):
             stop = min(n, start + step)
@@ -550,7 +841,7 @@ def iterate_events(path: str | Path, step: int = 2000, tree=None, particle_field
                 except Exception:  # any failure of the fast path: uproot reads the chunk
                     columns = None  # uproot reads it (and names the problem if the file is damaged)
             if columns is None:
-                columns = _ak_columns(_read(tree, path, names, start, stop))
+                columns = _ak_columns(_read(source.tree, path, names, start, stop))
             yield _events(columns, path, start, stop, particle_fields, direction if dnames else None, has_vertex_branch)
     finally:
         if fast is not None:

@@ -302,7 +302,7 @@ def ntuplize(inputs, output: str | Path, settings: Settings | None = None, fmt: 
         settings = Settings.from_config(**overrides)
     elif overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
-    trees = [delphes_tree.open_tree(path) for path in inputs]  # fail fast, before any output exists
+    trees = [delphes_tree.open_input(path) for path in inputs]  # fail fast, before any output exists
     summary = RunSummary()
     t0 = time.perf_counter()
     # The ~300k objects of the interpreter, numba, fastjet and uproot are not garbage: kept out of
