@@ -65,20 +65,13 @@ def _ranges_index(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.
     return new_offsets, flat
 
 
-def take(cols: dict, idx: np.ndarray, out: dict | None = None) -> dict:
-    """The jets ``idx`` (any order, repeats allowed) of a column set.
-
-    ``out`` (a dict, empty at first, passed again on every call): the result's arrays are views of
-    buffers kept there and reused, overwritten by the next call. A gather job permutes its file
-    basket by basket this way: no fresh memory (page faults) per basket, and ``np.take`` writes
-    straight into the buffer (with ``mode="clip"``: ``"raise"`` would copy through a temporary;
-    the indices are in range by construction).
-    """
+def take(cols: dict, idx: np.ndarray) -> dict:
+    """The jets ``idx`` (any order, repeats allowed) of a column set."""
     idx = np.asarray(idx, dtype=np.int64)
-    res, cache = {}, []  # branches of one collection share their counts: reuse the flat index
+    out, cache = {}, []  # branches of one collection share their counts: reuse the flat index
     for name, _, jagged in BRANCHES:
         if not jagged:
-            res[name] = _take(cols[name], idx, out, name)
+            out[name] = cols[name][idx]
             continue
         offsets, values = cols[name]
         hit = next((c for c in cache if c[0] is offsets), None) or next(
@@ -86,17 +79,8 @@ def take(cols: dict, idx: np.ndarray, out: dict | None = None) -> dict:
         if hit is None:
             hit = (offsets, *_ranges_index(offsets, idx))
             cache.append(hit)
-        res[name] = (hit[1], _take(values, hit[2], out, name))
-    return res
-
-
-def _take(values: np.ndarray, idx: np.ndarray, out: dict | None, name: str) -> np.ndarray:
-    if out is None:
-        return values[idx]
-    buf = out.get(name)
-    if buf is None or len(buf) < len(idx) or buf.dtype != values.dtype:
-        buf = out[name] = np.empty(len(idx) + len(idx) // 4, dtype=values.dtype)  # room for the next basket
-    return np.take(values, idx, out=buf[:len(idx)], mode="clip")
+        out[name] = (hit[1], np.take(values, hit[2]))
+    return out
 
 
 def slice_jets(cols: dict, lo: int, hi: int) -> dict:

@@ -167,8 +167,7 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
     batches = table.to_batches()
     cols = columns.share_offsets(columns.from_batch(batches[0]) if batches else columns.empty())
     basket = plan["basket"]
-    buffers = {}  # one set of basket buffers, reused: each basket is written before the next is permuted
-    chunks = (columns.take(cols, perm[k:k + basket], out=buffers) for k in range(0, n, basket))
+    chunks = (columns.take(cols, perm[k:k + basket]) for k in range(0, n, basket))
     # no lock: the same plan gives the same bytes, so two runs of this job may overlap harmlessly
     remove_stale_temporaries(output)
     summary = write_packed(output, chunks, fmt=plan["format"], compression=plan["compression"] or "lz4",

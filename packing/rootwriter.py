@@ -82,18 +82,10 @@ def _install_fast_baskets(tree, skip_incompressible: bool = True) -> dict:
     """
     big = {d["fName"]: d["dtype"] for d in tree._branch_data if d["kind"] != "record"}
     raw = (set(), set()) if skip_incompressible else None  # branches seen, branches written uncompressed
-    scratch = [np.empty(0, dtype=np.uint8)]
-
-    def buffer(nbytes: int) -> np.ndarray:
-        # one basket buffer for every branch, reused: a basket is written (or compressed) before the
-        # next is assembled, and fresh memory per basket cost page faults
-        if len(scratch[0]) < nbytes:
-            scratch[0] = np.empty(nbytes + nbytes // 4, dtype=np.uint8)
-        return scratch[0][:nbytes]
 
     def write_np_basket(sink, branch_name, compression, array):
         fKeylen = _key_length(tree, branch_name)
-        payload = buffer(array.nbytes)
+        payload = np.empty(array.nbytes, dtype=np.uint8)
         payload.view(big[branch_name]).reshape(array.shape)[...] = array  # the byte swap is this one copy
         itemsize = array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
         return _write(tree, sink, branch_name, fKeylen, payload, compression, itemsize, len(array), fKeylen + len(payload),
@@ -105,7 +97,7 @@ def _install_fast_baskets(tree, skip_incompressible: bool = True) -> dict:
         offsets *= itemsize  # uproot's convention: offsets is its own big-endian copy, changed in place
         offsets += fKeylen
         nbytes = array.nbytes
-        payload = buffer(nbytes + 4 + 4 * len(offsets))
+        payload = np.empty(nbytes + 4 + 4 * len(offsets), dtype=np.uint8)
         payload[:nbytes].view(big[branch_name])[...] = array.reshape(-1)
         payload[nbytes:nbytes + 4] = np.frombuffer(_OFFSETS_LENGTH.pack(len(offsets)), np.uint8)
         payload[nbytes + 4:] = offsets.view(np.uint8)
