@@ -8,7 +8,8 @@ scatter  reads the ntuples of one plan group in chunks of ``plan["chunk"]`` jets
          its own batches.
 gather   maps its batches of every shard, checks their number against the plan, copies them into
          one column set, and writes ``{Category}_NNNN.root|parquet`` in its shuffled order,
-         ``plan["basket"]`` jets (one ROOT basket per branch) at a time, plus a JSON summary (jets,
+         ``plan["basket"]`` jets (one ROOT basket per branch) at a time (the next basket is permuted
+         in a second thread meanwhile), plus a JSON summary (jets,
          labels, bytes, content hash; the SHA-256 is left to finalize, which reads every file anyway).
 tarball  writes ``{Category}_AAAA-BBBB.tar`` of consecutive files, with fixed member metadata
          (same files => same bytes), plus a JSON summary with its SHA-256.
