@@ -59,12 +59,16 @@ def _tree_layout() -> list[tuple[str, list[tuple[str, str, str]] | str]]:
     return layout
 
 
-_LAYOUT = _tree_layout()
+#: The TTree layout, public for other writers of the same tree (packing.rootwriter): per
+#: ``mktree`` entry in schema order, ``(branch, dtype)`` for a per-jet branch or ``(collection,
+#: [(branch, field, dtype), ...])`` for the per-particle branches of one collection.
+BRANCH_LAYOUT = _tree_layout()
 
 
-def _branch_types() -> dict:
+def branch_types() -> dict:
+    """The ``mktree`` branch types of :data:`BRANCH_LAYOUT` (numpy dtypes, awkward record lists)."""
     types = {}
-    for key, spec in _LAYOUT:
+    for key, spec in BRANCH_LAYOUT:
         if isinstance(spec, str):
             types[key] = np.dtype(spec)
         else:
@@ -79,7 +83,7 @@ def _tree_chunk(records: ak.Array) -> dict:
     chunk = {}
     layout = records.layout
     index = {name: i for i, name in enumerate(layout.fields)}
-    for key, spec in _LAYOUT:
+    for key, spec in BRANCH_LAYOUT:
         if isinstance(spec, str):
             chunk[key] = ak.Array(layout.contents[index[key]])
             continue
@@ -117,7 +121,7 @@ class JetWriter:
             if self._file is not None:
                 with output_errors(self.path):
                     # a TTree (not an RNTuple), branches named <collection>_<field>, counters n<collection>
-                    self._tree = self._file.mktree(TREE_NAME, _branch_types(),
+                    self._tree = self._file.mktree(TREE_NAME, branch_types(),
                                                    field_name=lambda outer, inner: f"{outer}_{inner}",
                                                    counter_name=lambda collection: f"n{collection}")
         except BaseException:

@@ -1,7 +1,7 @@
 """Dataset categories: their names (from the samples configuration) and the labels each may hold.
 
 A category is the ``category`` of its samples in ``config/samples.yaml`` (Res2P, Res34P, QCD). Its
-label family comes from the label names of :mod:`ntuplizer.labels`: ``X_YY_*`` is Res34P, the
+label family comes from the label names of :mod:`ntuplizer.label_names`: ``X_YY_*`` is Res34P, the
 other ``X_*`` labels are Res2P, ``QCD_*`` is QCD.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from generation.samples import load_config
-from ntuplizer.labels import LABEL_NAMES
+from ntuplizer.label_names import LABEL_NAMES
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 

@@ -8,7 +8,8 @@ scatter  reads the ntuples of one plan group in chunks of ``plan["chunk"]`` jets
          its own batches.
 gather   maps its batches of every shard, checks their number against the plan, copies them into
          one column set, and writes ``{Category}_NNNN.root|parquet`` in its shuffled order,
-         ``plan["basket"]`` jets (one ROOT basket per branch) at a time, plus a JSON summary (jets,
+         ``plan["basket"]`` jets (one ROOT basket per branch) at a time (the next basket is permuted
+         in a second thread meanwhile), plus a JSON summary (jets,
          labels, bytes, content hash; the SHA-256 is left to finalize, which reads every file anyway).
 tarball  writes ``{Category}_AAAA-BBBB.tar`` of consecutive files, with fixed member metadata
          (same files => same bytes), plus a JSON summary with its SHA-256.
@@ -167,7 +168,7 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
     batches = table.to_batches()
     cols = columns.share_offsets(columns.from_batch(batches[0]) if batches else columns.empty())
     basket = plan["basket"]
-    chunks = (columns.take(cols, perm[k:k + basket]) for k in range(0, n, basket))
+    chunks = _ahead((lambda k=k: columns.take(cols, perm[k:k + basket])) for k in range(0, n, basket))
     # no lock: the same plan gives the same bytes, so two runs of this job may overlap harmlessly
     remove_stale_temporaries(output)
     summary = write_packed(output, chunks, fmt=plan["format"], compression=plan["compression"] or "lz4",
@@ -180,6 +181,23 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
     log.info("%s: %s: %d jets in %.2f s (%.0f jets/s), CPU %.2f s", plan["category"], output.name, n, dt,
              n / max(dt, 1e-9), cpu)
     return summary
+
+
+def _ahead(tasks):
+    """The results of ``tasks`` (callables) in order, each computed in a second thread while the
+    caller uses the one before: a gather job permutes basket k+1 while it compresses and writes
+    basket k (numpy's take and LZ4 release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = None
+        for task in tasks:
+            nxt = pool.submit(task)
+            if pending is not None:
+                yield pending.result()
+            pending = nxt
+        if pending is not None:
+            yield pending.result()
 
 
 def summary_path(path) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ntuplizer.labels import LABEL_NAMES
+from ntuplizer.label_names import LABEL_NAMES
 
 from .categories import CATEGORY_LABELS, label_range_text, validate_category
 from .fileio import FORMATS, SUFFIX, PackingError, label_counts, open_ntuple

@@ -23,7 +23,7 @@ import uproot
 import uproot.writing._cascadetree as _cascadetree
 
 from jetclass2.rootfile import ReproducibleFile
-from ntuplizer.writer import _LAYOUT, TREE_NAME, _branch_types
+from ntuplizer.writer import BRANCH_LAYOUT, TREE_NAME, branch_types
 
 #: ``--compression`` choices -> uproot codecs (LZ4: fast to write and to read; zstd/zlib: smaller)
 CODECS = {"lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(1), "zlib": uproot.ZLIB(1), "none": None}
@@ -131,7 +131,7 @@ class PackedTreeWriter:
     def __enter__(self) -> "PackedTreeWriter":
         f = self._root.__enter__()
         try:
-            self._tree = f.mktree(TREE_NAME, _branch_types(), field_name=lambda outer, inner: f"{outer}_{inner}",
+            self._tree = f.mktree(TREE_NAME, branch_types(), field_name=lambda outer, inner: f"{outer}_{inner}",
                                   counter_name=lambda collection: f"n{collection}",
                                   initial_basket_capacity=self.baskets + 2)
             if self.fast:
@@ -149,7 +149,7 @@ class PackedTreeWriter:
         if n == 0:
             return
         chunk = {}
-        for key, spec in _LAYOUT:
+        for key, spec in BRANCH_LAYOUT:
             if isinstance(spec, str):
                 chunk[key] = cols[key]
                 continue

@@ -337,3 +337,19 @@ def test_fast_basket_writer_gives_uproots_bytes(tmp_path, compression):
     back = back.arrays(BRANCH_NAMES)
     for name in BRANCH_NAMES:
         assert ak.array_equal(back[name], jets[name]), name
+
+
+def test_packing_jobs_do_not_import_numba():
+    """A packing job's start-up: it needs the label names, not the labelling kernels (numba, ~0.2 s)."""
+    import subprocess
+    import sys
+
+    import ntuplizer.label_names
+    import ntuplizer.labels
+
+    probe = ("import sys, packing.cli, packing.mapreduce, packing.pack, packing.store; "
+             "print(sorted(m for m in sys.modules if m == 'numba' or m.startswith('numba.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.stdout.strip() == "[]"
+    assert ntuplizer.labels.LABEL_NAMES is ntuplizer.label_names.LABEL_NAMES  # one list of names
