@@ -12,6 +12,7 @@ leaves a partial output behind.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -67,6 +68,12 @@ BRANCH_LAYOUT = _tree_layout()
 
 def branch_types() -> dict:
     """The ``mktree`` branch types of :data:`BRANCH_LAYOUT` (numpy dtypes, awkward record lists)."""
+    return dict(_branch_types())
+
+
+@functools.cache
+def _branch_types() -> dict:
+    # parsing the awkward datashapes costs ~8 ms, once per output file otherwise
     types = {}
     for key, spec in BRANCH_LAYOUT:
         if isinstance(spec, str):
