@@ -73,13 +73,17 @@ def jagged_records(columns: dict[str, np.ndarray], counts: np.ndarray) -> ak.Arr
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     n = int(offsets[-1])
-    contents = []
     for k, v in columns.items():
         v = np.asarray(v)
         if v.ndim != 1 or len(v) != n:
             raise ValueError(f"column {k!r} has shape {v.shape}, {n} values expected")
-        contents.append(ak.contents.NumpyArray(v))
-    record = ak.contents.RecordArray(contents, list(columns), length=n)
+    return _list_of_records(offsets, columns)
+
+
+def _list_of_records(offsets: np.ndarray, columns: dict[str, np.ndarray]) -> ak.Array:
+    """``events * var * record`` of flat ``columns`` split at ``offsets`` (int64, events + 1)."""
+    contents = [ak.contents.NumpyArray(np.asarray(v)) for v in columns.values()]
+    record = ak.contents.RecordArray(contents, list(columns), length=int(offsets[-1]))
     return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), record))
 
 
@@ -534,23 +538,11 @@ def _read(tree, path: Path, names: list[str], start: int, stop: int) -> ak.Array
 def check_finite(arrays: ak.Array, path: Path, first_entry: int) -> None:
     """Refuse NaN or infinite values in the floating-point branches of ``arrays`` (entries from
     ``first_entry`` on): a :class:`DelphesInputError` naming the file, the event and the branch."""
-    for name in arrays.fields:
-        column = arrays[name]
-        values = np.asarray(ak.flatten(column, axis=None))
-        if values.dtype.kind != "f":
-            continue
-        bad = ~np.isfinite(values)
-        if bad.any():
-            k = int(np.argmax(bad))
-            counts = np.asarray(ak.num(column, axis=1)) if column.ndim > 1 else np.ones(len(column), dtype=np.int64)
-            event = first_entry + int(np.searchsorted(np.cumsum(counts), k, side="right"))
-            raise DelphesInputError(f"{path}: event {event}: branch {name} holds {values[k]} "
-                                    f"(non-finite values are refused; {int(bad.sum())} in entries "
-                                    f"{first_entry}-{first_entry + len(column) - 1})")
+    _check_finite_columns(_ak_columns(arrays), path, first_entry)
 
 
 def _check_finite_columns(columns: dict, path: Path, first_entry: int) -> None:
-    """:func:`check_finite` on flat columns ``name -> (values, offsets or None)`` (same message)."""
+    """:func:`check_finite` on flat columns ``name -> (values, offsets or None)``."""
     for name, (values, offsets) in columns.items():
         if values.dtype.kind != "f" or np.isfinite(values).all():
             continue
@@ -572,6 +564,29 @@ def _branch_map(tree) -> dict:
             out.setdefault(b.name, b)
         level = [sub for b in level for sub in b.branches]
     return out
+
+
+def _key_payload(raw: bytes, keylen: int, objlen: int) -> bytes:
+    """The object bytes of a TKey record ``raw`` (key header of ``keylen`` bytes): stored as they
+    are, or in ROOT compression blocks (9-byte header, then a zlib or zstd stream);
+    :class:`_NotPlain` for another codec or a block that does not inflate to its stated size."""
+    if len(raw) - keylen == objlen:
+        return raw[keylen:]
+    blocks, pos = [], keylen
+    while pos < len(raw):
+        algorithm = raw[pos:pos + 2]
+        csize = int.from_bytes(raw[pos + 3:pos + 6], "little")
+        usize = int.from_bytes(raw[pos + 6:pos + 9], "little")
+        if algorithm == b"ZL":
+            blocks.append(_inflate(raw[pos + 9:pos + 9 + csize], usize))
+        elif algorithm == b"ZS":
+            blocks.append(bytes(cramjam.zstd.decompress(raw[pos + 9:pos + 9 + csize], output_len=usize)))
+        else:
+            raise _NotPlain("compression other than zlib or zstd")
+        if len(blocks[-1]) != usize:
+            raise _NotPlain("inflated size")
+        pos += 9 + csize
+    return b"".join(blocks)
 
 
 class _BasketReader:
@@ -633,24 +648,7 @@ class _BasketReader:
             raise _NotPlain("short read")
         _, _, objlen, _, keylen = self._HEADER.unpack_from(raw)
         (last,) = struct.unpack_from(">i", raw, keylen - 5)  # TBasket fLast: end of the values
-        if nbytes - keylen == objlen:
-            data = raw[keylen:]
-        else:
-            blocks, pos = [], keylen
-            while pos < nbytes:  # ROOT compression blocks: 9-byte header, then the stream
-                algorithm = raw[pos:pos + 2]
-                csize = int.from_bytes(raw[pos + 3:pos + 6], "little")
-                usize = int.from_bytes(raw[pos + 6:pos + 9], "little")
-                if algorithm == b"ZL":
-                    blocks.append(_inflate(raw[pos + 9:pos + 9 + csize], usize))
-                elif algorithm == b"ZS":
-                    blocks.append(bytes(cramjam.zstd.decompress(raw[pos + 9:pos + 9 + csize], output_len=usize)))
-                else:
-                    raise _NotPlain("compression other than zlib or zstd")
-                if len(blocks[-1]) != usize:
-                    raise _NotPlain("inflated size")
-                pos += 9 + csize
-            data = b"".join(blocks)
+        data = _key_payload(raw, keylen, objlen)
         size = last - keylen
         if size < 0 or size > len(data) or size % itemsize:
             raise _NotPlain("basket layout")
@@ -729,21 +727,7 @@ def _scan_header(path: Path, f) -> tuple[int, dict]:
     keylen, objlen = key.fKeylen, key.fObjlen
     if len(raw) != key.fNbytes:
         raise _HeaderError("short read")
-    if len(raw) - keylen == objlen:
-        data = raw[keylen:]
-    else:
-        blocks, pos = [], keylen
-        while pos < len(raw):
-            csize = int.from_bytes(raw[pos + 3:pos + 6], "little")
-            usize = int.from_bytes(raw[pos + 6:pos + 9], "little")
-            if raw[pos:pos + 2] == b"ZL":
-                blocks.append(_inflate(raw[pos + 9:pos + 9 + csize], usize))
-            elif raw[pos:pos + 2] == b"ZS":
-                blocks.append(bytes(cramjam.zstd.decompress(raw[pos + 9:pos + 9 + csize], output_len=usize)))
-            else:
-                raise _HeaderError("compression")
-            pos += 9 + csize
-        data = b"".join(blocks)
+    data = _key_payload(raw, keylen, objlen)
     if len(data) != objlen:
         raise _HeaderError("inflated size")
     return _HeaderScanner(data, keylen).tree()
@@ -794,13 +778,8 @@ def _ak_columns(arrays: ak.Array) -> dict:
 def _record(columns: dict, collection: str, fields: list[str], extra: dict | None = None) -> ak.Array:
     """events * var * record of the flat ``columns`` of one collection (all share one counter)."""
     offsets = columns[f"{collection}.{fields[0]}"][1]
-    contents = [ak.contents.NumpyArray(columns[f"{collection}.{f}"][0]) for f in fields]
-    names = list(fields)
-    for name, values in (extra or {}).items():
-        contents.append(ak.contents.NumpyArray(values))
-        names.append(name)
-    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets),
-                                                ak.contents.RecordArray(contents, names, length=int(offsets[-1]))))
+    values = {f: columns[f"{collection}.{f}"][0] for f in fields}
+    return _list_of_records(offsets, {**values, **(extra or {})})
 
 
 def _zip(arrays: ak.Array, collection: str, fields: list[str]) -> ak.Array:
