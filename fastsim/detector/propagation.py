@@ -57,8 +57,7 @@ def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
         c0, s0 = px[i] / pt, py[i] / pt  # cos, sin of the initial momentum phi
         if q[i] == 0:
             # straight line to the barrel or the end cap, whichever comes first
-            cross = px[i] * y[i] - py[i] * x[i]
-            t = (math.sqrt(max(pt2 * radius * radius - cross * cross, 0.0)) - px[i] * x[i] - py[i] * y[i]) / pt2
+            t = _line_to_barrel(px[i], py[i], x[i], y[i], pt2, radius)
             if pz[i] != 0:
                 t = min(t, (math.copysign(half, pz[i]) - z[i]) / pz[i])
             hx, hy, hz = x[i] + px[i] * t, y[i] + py[i] * t, z[i] + pz[i] * t
@@ -66,16 +65,7 @@ def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
             # helix of signed radius r: the momentum phase falls as phi(s) = phi0 - s / r along the
             # transverse path s for either charge (positive particles turn clockwise, field along +z)
             r = pt / (q[i] * bz * GEV_PER_TESLA_METRE) * 1e3
-            sgn = 1.0 if r > 0 else -1.0
-            xc = x[i] + r * s0
-            yc = y[i] - r * c0
-            rc = math.hypot(xc, yc)
-            # closest approach to the beam line: the point of the circle on the line centre -> origin,
-            # where the momentum phase phi_d has sin = sgn xc / rc, cos = -sgn yc / rc
-            sd, cd = sgn * xc / rc, -sgn * yc / rc
-            # transverse path to it: r times the phase turned, in (-pi, pi] (< 0: behind the start)
-            s_d = math.atan2(s0 * cd - c0 * sd, c0 * cd + s0 * sd) * r
-            xd, yd = _on_helix(x[i], y[i], c0, s0, r, s_d)
+            rc, sd, cd, s_d, xd, yd = _closest_approach(x[i], y[i], c0, s0, r)
             cot = pz[i] / pt
             out[3, i] = math.atan2(sd, cd)
             out[4, i] = xd * sd - yd * cd
@@ -95,6 +85,31 @@ def _propagate(px, py, pz, x, y, z, q, bz, radius, half, inside, out):
         out[0, i] = math.asinh(hz / rh) if rh > 0 else math.copysign(1e10, hz)
         out[1, i] = math.atan2(hy, hx)
         out[2, i] = hz
+
+
+@numba.njit(cache=True)
+def _line_to_barrel(px, py, x, y, pt2, radius):
+    """Line parameter t at which (x, y) + t (px, py) reaches the barrel radius (forwards)."""
+    cross = px * y - py * x
+    return (math.sqrt(max(pt2 * radius * radius - cross * cross, 0.0)) - px * x - py * y) / pt2
+
+
+@numba.njit(cache=True)
+def _closest_approach(x, y, c0, s0, r):
+    """Of the helix of signed radius r from (x, y) with initial direction (c0, s0): distance of its
+    centre to the beam line, sin and cos of the momentum phase at the closest approach to the beam
+    line, the transverse path to it and its position."""
+    sgn = 1.0 if r > 0 else -1.0
+    xc = x + r * s0
+    yc = y - r * c0
+    rc = math.hypot(xc, yc)
+    # the closest approach is the point of the circle on the line centre -> origin, where the
+    # momentum phase phi_d has sin = sgn xc / rc, cos = -sgn yc / rc
+    sd, cd = sgn * xc / rc, -sgn * yc / rc
+    # transverse path to it: r times the phase turned, in (-pi, pi] (< 0: behind the start)
+    s_d = math.atan2(s0 * cd - c0 * sd, c0 * cd + s0 * sd) * r
+    xd, yd = _on_helix(x, y, c0, s0, r, s_d)
+    return rc, sd, cd, s_d, xd, yd
 
 
 @numba.njit(cache=True)
@@ -142,18 +157,11 @@ def _pileup_geometry(px, py, pz, x, y, q, bz, radius, out):
         c0, s0 = px[i] / pt, py[i] / pt
         out[5, i], out[6, i], out[7, i] = c0, s0, pz[i] / pt
         if q[i] == 0:
-            cross = px[i] * y[i] - py[i] * x[i]
-            t = (math.sqrt(max(pt2 * radius * radius - cross * cross, 0.0)) - px[i] * x[i] - py[i] * y[i]) / pt2
+            t = _line_to_barrel(px[i], py[i], x[i], y[i], pt2, radius)
             hx, hy = x[i] + px[i] * t, y[i] + py[i] * t
         else:
             r = pt / (q[i] * bz * GEV_PER_TESLA_METRE) * 1e3
-            sgn = 1.0 if r > 0 else -1.0
-            xc = x[i] + r * s0
-            yc = y[i] - r * c0
-            rc = math.hypot(xc, yc)
-            sd, cd = sgn * xc / rc, -sgn * yc / rc
-            s_d = math.atan2(s0 * cd - c0 * sd, c0 * cd + s0 * sd) * r
-            xd, yd = _on_helix(x[i], y[i], c0, s0, r, s_d)
+            rc, sd, cd, s_d, xd, yd = _closest_approach(x[i], y[i], c0, s0, r)
             out[4, i] = r
             out[8, i] = math.atan2(sd, cd)
             out[9, i] = xd * sd - yd * cd
