@@ -44,15 +44,6 @@ class CaloGeometry:
         n_grid = int((self.edges[-1] - self.edges[0]) / self.grid_step) + 1
         self.grid = np.searchsorted(self.edges, self.edges[0] + self.grid_step * np.arange(n_grid), side="left")
 
-    def cell(self, eta, phi):
-        """(eta bin, phi bin, inside) for hits; bin i spans edges[i-1]..edges[i]."""
-        eta = np.ascontiguousarray(eta, dtype=np.float64)
-        phi = np.ascontiguousarray(phi, dtype=np.float64)
-        ieta, iphi = np.empty(len(eta), np.int64), np.empty(len(eta), np.int64)
-        inside = np.empty(len(eta), np.bool_)
-        _cells(self.edges, self.nphi, self.grid, self.grid_step, eta, phi, ieta, iphi, inside)
-        return ieta, iphi, inside
-
     def sigma(self, energy, eta):
         """Energy resolution at the tower-centre eta."""
         aeta = np.abs(eta)
@@ -173,18 +164,6 @@ def _phi_bin(phi, n):
     """floor((phi + pi) / 2 pi * n) clipped to 0..n-1, as the numpy expression (NaN: 0)."""
     f = math.floor((phi + np.pi) / (2 * np.pi) * n)
     return 0 if f != f or f < 0 else (n - 1 if f > n - 1 else int(f))
-
-
-@numba.njit(cache=True)
-def _cells(edges, nphi, grid, step, eta, phi, ieta, iphi, inside):
-    """Kernel of :meth:`CaloGeometry.cell`: bin i spans edges[i-1]..edges[i]."""
-    n_edges = len(edges)
-    for k in range(len(eta)):
-        lo = _eta_bin(edges, grid, step, eta[k])
-        inside[k] = lo > 0 and lo < n_edges and math.isfinite(eta[k])
-        i = min(max(lo, 1), n_edges - 1)
-        ieta[k] = i
-        iphi[k] = _phi_bin(phi[k], nphi[i])
 
 
 @numba.njit(cache=True)
