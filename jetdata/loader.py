@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import uproot
 
-from ntuplizer.labels import LABEL_INDEX, LABEL_NAMES
+from ntuplizer.label_names import LABEL_INDEX, LABEL_NAMES
 from ntuplizer.schema import BRANCH_NAMES, BRANCHES
 from packing.categories import CATEGORY_LABELS
 from packing.plan import split_ranges

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from generation.samples import load_config, mass_grid, pt_grid, qcd_pthat_grid
-from ntuplizer.labels import LABEL_NAMES
+from ntuplizer.label_names import LABEL_NAMES
 from ntuplizer.schema import BRANCHES
 from packing.categories import CATEGORY_LABELS
 from training.groups import group_of

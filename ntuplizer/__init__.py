@@ -12,7 +12,7 @@ from importlib import import_module
 _EXPORTS = {
     "Settings": ".core", "SettingsError": ".core", "gen_jets": ".core", "jet_substructure": ".core",
     "ntuplize": ".core", "process_events": ".core", "process_file": ".core", "reco_jets": ".core",
-    "LABEL_NAMES": ".labels", "label_jets": ".labels",
+    "LABEL_NAMES": ".label_names", "label_jets": ".labels",
     "DelphesInputError": "jetclass2.delphes_tree",
 }
 

@@ -22,7 +22,7 @@ import yaml
 from jetclass2.resources import resource
 
 # the names live in a module without numba (packing needs only them): re-exported here
-from .label_names import LABEL_INDEX, LABEL_NAMES, _make_label_names  # noqa: F401
+from .label_names import LABEL_INDEX, LABEL_NAMES  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import uproot  # noqa: E402
 
-from ntuplizer.labels import LABEL_NAMES  # noqa: E402
+from ntuplizer.label_names import LABEL_NAMES  # noqa: E402
 
 from .groups import GROUPS, label_groups  # noqa: E402
 
