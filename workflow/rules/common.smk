@@ -5,6 +5,14 @@ ALL_CATEGORIES = PLAN.all_categories
 # Software of the jobs that run this project's console scripts: the current environment, or
 # with `--sdm conda` an environment built from this checkout (workflow/envs/jetclass2.yaml).
 SOFTWARE = "../envs/jetclass2.yaml"
+# Compiled numba kernels: one cache per production, found by every job (a shared file system on a
+# cluster); NUMBA_CACHE_DIR set here reaches local jobs and, as Slurm exports the environment, cluster
+# jobs. A NUMBA_CACHE_DIR set by the user wins. The stamp is an existence-only input (ancient): warming
+# the cache again never reruns a job.
+NUMBA_CACHE = os.environ.setdefault(
+    "NUMBA_CACHE_DIR", os.path.abspath(config.get("numba_cache") or os.path.join(RESULTS, ".numba_cache"))
+)
+KERNELS = ancient(f"{NUMBA_CACHE}/warm.ok")
 # `--config categories=[QCD]` restricts the run (and the default target) to some categories
 CATEGORIES = PLAN.categories
 

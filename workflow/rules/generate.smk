@@ -28,6 +28,23 @@ rule pileup_library:
         "-o {output} > {log} 2>&1"
 
 
+rule warm_kernels:
+    """Compile the numba kernels once into the production's cache (NUMBA_CACHE_DIR), before any job needs them."""
+    output:
+        f"{NUMBA_CACHE}/warm.ok",
+    log:
+        f"{RESULTS}/logs/warm_kernels.log",
+    params:
+        samples_config=PLAN.samples_config,
+    resources:
+        mem_mb=int(RES["warm_kernels"]["mem_mb"]),
+        runtime=int(RES["warm_kernels"]["runtime"]),
+    conda:
+        SOFTWARE
+    shell:
+        "warm-kernels --samples-config {params.samples_config} -o {output} > {log} 2>&1"
+
+
 if EMBEDDED:
 
     rule generate:
@@ -35,6 +52,7 @@ if EMBEDDED:
         input:
             pileup=rules.pileup_library.output[0] if _PILEUP else [],
             settings=lambda w: PLAN.generate_inputs[w.sample],
+            kernels=KERNELS,
         output:
             delphes=f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
             # provenance: the job's grid points (one per batch of events) and their seeds
