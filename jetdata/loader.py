@@ -100,7 +100,12 @@ def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]
     if not found:
         raise DatasetError(f"{dataset_dir}: neither manifests nor {{Category}}_NNNN.parquet|root files")
     out = []
-    for cat in _categories(categories, found):
+    cats = _categories(categories, found)
+    splits = published.metadata_splits([p for c in cats for p in found[c].values()])
+    if splits is not None:  # our release: each file says its split
+        return [(c, found[c][i]) for s in SPLITS if s in wanted for c in cats for i in sorted(found[c])
+                if splits[found[c][i]] == s]
+    for cat in cats:
         by_index = found[cat]
         n = max(by_index) + 1
         if len(by_index) != n:

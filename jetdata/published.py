@@ -47,6 +47,15 @@ def describe(path) -> tuple[str, str | None]:
     return _name_category(path), None
 
 
+def metadata_splits(paths: list[Path]) -> dict[Path, str] | None:
+    """Split of each file from its ``jetclass2.split`` metadata (our release: splits need not follow file
+    indices), or None when the files carry none (the published release: split by index)."""
+    parquet = [p for p in paths if p.suffix == ".parquet"]
+    if not parquet or SPLIT_KEY not in (pq.ParquetFile(parquet[0]).schema_arrow.metadata or {}):
+        return None
+    return {p: describe(p)[1] for p in paths}
+
+
 def _name_category(path: Path) -> str:
     m = _NAME.match(path.name)
     return m["category"] if m else path.stem

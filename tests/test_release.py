@@ -79,6 +79,16 @@ def test_failed_release_leaves_the_previous_one(packed, tmp_path):
     assert r.stderr.startswith("release-dataset: error: ") and "no such dataset directory" in r.stderr
 
 
+def test_release_directory_splits_come_from_the_files(tmp_path):
+    """Splits that do not follow file indices (here 1:1:1) are read from the files' metadata."""
+    pack_category("Res2P", res2p_inputs(tmp_path), tmp_path / "dataset", jets_per_file=30, seed=5, split=(1, 1, 1))
+    release(tmp_path / "dataset", tmp_path / "rel")
+    for split in ("train", "val", "test"):
+        ours = jetdata.get_data(tmp_path / "dataset", split=split, jet_features=["jet_pt"])
+        rel = jetdata.get_data(tmp_path / "rel", split=split, jet_features=["jet_pt"])
+        assert np.array_equal(ours.jets, rel.jets) and np.array_equal(ours.particles, rel.particles), split
+
+
 @pytest.mark.skipif(importlib.util.find_spec("datasets") is None,
                     reason="Hugging Face `datasets` not installed (not a dependency: it pulls pandas and the hub client)")
 def test_card_configs_load_with_datasets(packed, tmp_path):
