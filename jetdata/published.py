@@ -1,7 +1,7 @@
 """Datasets given as files: one parquet or ROOT file, or a list of them (ours, our release, the published one).
 
 A file's category and split come from, in this order: its parquet key-value metadata (our release
-writes ``jetclass2.provenance`` and ``jetclass2.split``); its name ``{Category}_NNNN.parquet|root``
+writes ``jetclass2.provenance`` and ``jetclass2.split``); the manifest beside it (our packed files); its name ``{Category}_NNNN.parquet|root``
 with the published file counts (:data:`PUBLISHED_FILES`, split 4:1:1 by file index, as
 jet-universe/jetclass2 on Hugging Face); otherwise the category is the file's stem and the split is
 unknown. Files of unknown split belong to ``split="all"`` only; a selection that is empty because
@@ -41,6 +41,11 @@ def describe(path) -> tuple[str, str | None]:
             prov = json.loads(meta.get(PROVENANCE_KEY, b"{}"))
             return prov.get("category") or _name_category(path), meta[SPLIT_KEY].decode()
     m = _NAME.match(path.name)
+    manifest = path.parent / f"{m['category']}.manifest.json" if m else None
+    if manifest is not None and manifest.is_file():  # one of our packed files: its manifest says
+        entry = next((f for f in json.loads(manifest.read_text())["files"] if f["file"] == path.name), None)
+        if entry is not None:
+            return m["category"], entry["split"]
     if m and m["category"] in PUBLISHED_FILES and int(m["index"]) < PUBLISHED_FILES[m["category"]]:
         ranges = split_ranges(PUBLISHED_FILES[m["category"]], (4, 1, 1))
         return m["category"], next(s for s, r in ranges.items() if int(m["index"]) in r)

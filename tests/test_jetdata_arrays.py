@@ -56,6 +56,9 @@ def test_get_data_matches_uproot_on_our_files(packed):
     listed = jetdata.get_data(sorted((packed / "release").glob("*.parquet")), split="train", particle_features=PF,
                               jet_features=JF, num_particles=20)
     assert np.array_equal(rel.particles, d.particles) and np.array_equal(listed.jets, d.jets)
+    ours_listed = jetdata.get_data(sorted((packed / "dataset").glob("Res2P_*.root")), split="train", particle_features=PF,
+                                   jet_features=JF, num_particles=20)  # our files by name: the manifest beside them
+    assert np.array_equal(ours_listed.jets, d.jets)
     xbb = jetdata.get_data(packed / "dataset", split="all", labels="X_bb", particle_features=PF, jet_features=JF, max_jets=5)
     assert len(xbb.labels) == 5 and set(xbb.labels) == {LABEL_NAMES.index("X_bb")}
 
