@@ -43,6 +43,7 @@ include: "workflow/rules/generate.smk"
 include: "workflow/rules/ntuplize.smk"
 include: "workflow/rules/pack.smk"
 include: "workflow/rules/qa.smk"
+include: "workflow/rules/release.smk"
 if os.path.exists(os.path.join(workflow.basedir, "workflow/rules/train.smk")):
 
     include: "workflow/rules/train.smk"

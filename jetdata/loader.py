@@ -4,8 +4,9 @@
 >>> jets = load("results/dataset", split="train", categories=["Res2P"], labels=["X_bb", "X_QQ"],
 ...             branches=["part_px", "part_py", "jet_pt", "jet_label"], max_particles=128, library="np")
 
-Files are read one after the other (uproot for ROOT, pyarrow for parquet), in chunks, so
-:func:`iterate` never holds more than a chunk; :func:`load` concatenates. Label names are those of
+``dataset_dir`` may also be one file or a list of files (:mod:`jetdata.published`). Files are read
+one after the other (uproot for ROOT, pyarrow for parquet), in chunks: :func:`iterate` is lazy and
+never holds more than a chunk; :func:`load` reads everything selected into memory and concatenates. Label names are those of
 :mod:`ntuplizer.labels`; group names (``X_QQ``, ``QCD``, ...) those of :mod:`training.groups`.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from ntuplizer.schema import BRANCH_NAMES, BRANCHES
 from packing.categories import CATEGORY_LABELS
 from packing.plan import split_ranges
 from training.groups import GROUPS, label_groups
+
+from . import published
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,8 @@ def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]
     which split. Without (the published release: ``{Category}_NNNN.parquet``, in any sub-folder),
     the split is by file index, 4:1:1, of the files found, which must be the whole release.
     """
+    if published.is_file_source(dataset_dir):  # one file or a list of files (jetdata.published)
+        return published.file_list(dataset_dir, _splits(split), categories, DatasetError)
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise DatasetError(f"{dataset_dir}: no such dataset directory")
@@ -94,7 +100,12 @@ def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]
     if not found:
         raise DatasetError(f"{dataset_dir}: neither manifests nor {{Category}}_NNNN.parquet|root files")
     out = []
-    for cat in _categories(categories, found):
+    cats = _categories(categories, found)
+    splits = published.metadata_splits([p for c in cats for p in found[c].values()])
+    if splits is not None:  # our release: each file says its split
+        return [(c, found[c][i]) for s in SPLITS if s in wanted for c in cats for i in sorted(found[c])
+                if splits[found[c][i]] == s]
+    for cat in cats:
         by_index = found[cat]
         n = max(by_index) + 1
         if len(by_index) != n:
@@ -223,7 +234,8 @@ def iterate(dataset_dir, split="train", categories=None, labels=None, branches=N
     if wanted is not None and categories is None:  # read only categories that can hold the labels
         categories = [c for c, idx in CATEGORY_LABELS.items() if np.isin(idx, wanted).any()]
         available = {c for c, _ in files(dataset_dir, "all")}
-        categories = [c for c in categories if c in available]
+        # files of unknown category (e.g. a single published sample file) stay: their labels decide
+        categories = [c for c in categories if c in available] + sorted(available - set(CATEGORY_LABELS))
     read = names if wanted is None or "jet_label" in names else names + ["jet_label"]
     for _cat, path in files(dataset_dir, split, categories):
         for cols in _read_chunks(path, read, step_size):
@@ -242,7 +254,8 @@ def load(dataset_dir, split="train", categories=None, labels=None, branches=None
          library: str = "ak", max_jets: int | None = None, step_size: int = 100_000, pad_value=0):
     """The selected jets of a dataset, in file order.
 
-    dataset_dir    our ``results/dataset`` (manifests) or a folder with the published ``{Category}_NNNN.parquet``
+    dataset_dir    our ``results/dataset`` (manifests), a folder with the published ``{Category}_NNNN.parquet``,
+                   or one file or a list of files (:mod:`jetdata.published`)
     split          ``train``, ``val``, ``test``, ``all`` or a list of them
     categories     e.g. ``["Res2P", "QCD"]`` (default: all present, or those that can hold ``labels``)
     labels         label names (``X_bb``), group names (``X_QQ``, ``QCD``) or label indices; default all
@@ -258,7 +271,9 @@ def load(dataset_dir, split="train", categories=None, labels=None, branches=None
         n += len(chunk) if library == "ak" else len(next(iter(chunk.values())))
         if max_jets is not None and n >= max_jets:
             break
-    if not chunks:  # an empty selection
+    if not chunks:  # an empty selection: said, then an empty result (get_data raises instead)
+        warnings.warn(f"jetdata.load: no jets selected from {dataset_dir} (split={split!r}, categories={categories!r}, "
+                      f"labels={labels!r})", stacklevel=2)
         return ak.Array([]) if library == "ak" else {}
     if library == "ak":
         out = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
