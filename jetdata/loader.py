@@ -26,7 +26,9 @@ import uproot
 from ntuplizer.label_names import LABEL_INDEX, LABEL_NAMES
 from ntuplizer.schema import BRANCH_NAMES, BRANCHES
 from packing.categories import CATEGORY_LABELS
+from packing.fileio import PackingError
 from packing.plan import split_ranges
+from packing.store import category_entries, missing_manifests, require_intact
 from training.groups import GROUPS, label_groups
 
 from . import published
@@ -71,11 +73,14 @@ def resolve_labels(labels) -> np.ndarray | None:
     return np.array(sorted(out), dtype=np.int64)
 
 
-def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]:
+def files(dataset_dir, split="train", categories=None, verify: bool = True) -> list[tuple[str, Path]]:
     """``(category, path)`` of the files of ``split`` (``train``, ``val``, ``test``, ``all`` or a list).
 
     With manifests (``{Category}.manifest.json``, our layout) the manifests say which file is in
-    which split. Without (the published release: ``{Category}_NNNN.parquet``, in any sub-folder),
+    which split, and (``verify``) the dataset is checked first (:func:`packing.store.require_intact`:
+    every file present, of its size, no extra file, the SHA-256 of files changed since the last check;
+    files of a category without its manifest): a damaged or incomplete dataset raises
+    :class:`DatasetError` naming the file. Without (the published release: ``{Category}_NNNN.parquet``, in any sub-folder),
     the split is by file index, 4:1:1, of the files found, which must be the whole release.
     """
     if published.is_file_source(dataset_dir):  # one file or a list of files (jetdata.published)
@@ -87,11 +92,19 @@ def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]
     manifests = {p.name[: -len(".manifest.json")]: p for p in sorted(dataset_dir.glob("*.manifest.json"))}
     if manifests:
         cats = _categories(categories, manifests)
+        if verify:
+            try:
+                require_intact(dataset_dir, None if categories is None else cats)
+            except PackingError as exc:
+                raise DatasetError(f"dataset refused: {exc}") from None
         out = []
         for cat in cats:
             m = json.loads(manifests[cat].read_text())
             out += [(cat, manifests[cat].parent / f["file"]) for f in m["files"] if f["split"] in wanted and f["jets"] > 0]
         return out
+    ours = [c for c, names in category_entries(dataset_dir).items() if c in names]  # a category link: our layout
+    if ours and verify:  # whose manifests are gone (a killed pack-finalize): not a published release
+        raise DatasetError(f"dataset refused: {missing_manifests(dataset_dir, ours)[0]}")
     found: dict[str, dict[int, Path]] = {}
     for p in sorted(dataset_dir.rglob("*")):
         m = _FILE.match(p.name)
@@ -233,7 +246,7 @@ def iterate(dataset_dir, split="train", categories=None, labels=None, branches=N
     wanted = resolve_labels(labels)
     if wanted is not None and categories is None:  # read only categories that can hold the labels
         categories = [c for c, idx in CATEGORY_LABELS.items() if np.isin(idx, wanted).any()]
-        available = {c for c, _ in files(dataset_dir, "all")}
+        available = {c for c, _ in files(dataset_dir, "all", verify=False)}
         # files of unknown category (e.g. a single published sample file) stay: their labels decide
         categories = [c for c in categories if c in available] + sorted(available - set(CATEGORY_LABELS))
     read = names if wanted is None or "jet_label" in names else names + ["jet_label"]

@@ -5,6 +5,7 @@
 #   pack_tarball (per 10 files)           {Category}_AAAA-BBBB.tar
 #   pack_finalize (per category)          manifest, conservation check, atomic swap into results/dataset
 #   verify_category / verify_dataset      every file against its manifest; training depends on verified.ok
+#                                         (and train, make_weight, evaluate check the dataset again themselves)
 # The number of files is ceil(jets / jets_per_file), known once the plan has counted the jets: the
 # gather and tarball jobs are created after the pack_plan checkpoint.
 PACK = config["pack"]
@@ -146,8 +147,11 @@ rule pack_finalize:
         runtime=int(RES["pack_finalize"]["runtime"]),
     conda:
         SOFTWARE
+    # once the category is live, no job needs its shards, gathered files or tarballs: they go here and
+    # not only through temp(), whose clean-up a killed snakemake never does (a recovery run skips this job)
     shell:
-        f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1"
+        f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1 && "
+        "rm -rf {params.work}/scatter {params.work}/files {params.work}/tar"
 
 
 rule verify_category:

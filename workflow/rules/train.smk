@@ -10,7 +10,9 @@ TRAIN_CONTAINER = TRAIN.get("container")  # containers/training.def; None: the c
 TRAINING_SOFTWARE = None if TRAIN_CONTAINER else "../envs/training.yaml"
 MANIFESTS = [manifest(c) for c in ALL_CATEGORIES]
 REWEIGHT = TRAIN.get("reweight", True)
-# make_weight and train read only a dataset whose every file matched its manifest (rule verify_dataset)
+# make_weight and train read only a dataset whose every file matched its manifest (rule verify_dataset);
+# they, and evaluate, also check it themselves before reading (sizes, stamps, SHA-256 of changed files),
+# since verified.ok does not notice a data file changed after it was written
 DATASET_VERIFIED = [VERIFIED]
 _GPUS = len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()])  # training.gpus: "" CPU, "0,1,2,3" four
 _TRAIN_PROCS = max(1, _GPUS)
@@ -141,8 +143,10 @@ rule evaluate:
         TRAINING_SOFTWARE
     container:
         TRAIN_CONTAINER
+    # the file list first: it checks the dataset, and a damaged one stops the job here, naming the file
     shell:
-        "python -m training.weaver_entry --predict --data-test $(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests}) "
+        "test_files=$(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests} 2> {log}) && "
+        "python -m training.weaver_entry --predict --data-test $test_files "
         "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
-        "--batch-size {params.batch_size} --num-workers {params.num_workers} --predict-output {output.scores} > {log} 2>&1 && "
+        "--batch-size {params.batch_size} --num-workers {params.num_workers} --predict-output {output.scores} >> {log} 2>&1 && "
         "python -m training.evaluate {output.scores} -o {params.evaluation} {params.smoke} >> {log} 2>&1"
