@@ -22,6 +22,8 @@ rule release:
     resources:
         mem_mb=int(RES["release"]["mem_mb"]),
         runtime=int(RES["release"]["runtime"]),
+    conda:
+        SOFTWARE
     shell:
         f"release-dataset {DATASET} -o {RELEASE} --row-group-jets {{params.row_group_jets}} "
         f"--provenance-dir {RESULTS}/delphes --categories {' '.join(ALL_CATEGORIES)} > {{log}} 2>&1 "
