@@ -61,7 +61,7 @@ def test_nan_jets_fail_the_report(tmp_path):
     sd = ak.to_numpy(jets.jet_sdmass).copy()
     sd[3] = np.nan
     write_jets(tmp_path / "nan.root", ak.with_field(jets, sd, "jet_sdmass"))
-    m = pack_category("Res2P", [tmp_path / "nan.root"], tmp_path / "dataset", jets_per_file=7)
+    m = pack_category("Res2P", [tmp_path / "nan.root"], tmp_path / "dataset", jets_per_file=7, split=(1, 0, 0))
     assert sum(f["nonfinite"].get("jet_sdmass", 0) for f in m["files"]) == 1
     s = qa.category_report(tmp_path / "dataset", "Res2P", tmp_path / "qa")
     assert status(s, "finite values") == "FAIL" and s["status"] == "FAIL"
