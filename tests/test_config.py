@@ -148,3 +148,19 @@ def test_cluster_resources_come_from_config_and_can_be_overridden():
     assert rc != 0 and "config resources.ntuplise: not in config/resources.yaml (known: " in out
     rc, out = dry_run("--config", "resources={ntuplize: {memory: 3100}}")
     assert rc != 0 and "config resources.ntuplize.memory: not in config/resources.yaml (known: mem_mb, runtime" in out
+
+
+@pytest.mark.parametrize("edit,message", [
+    ({"ratio_stop": 1.2}, "grids/mass_y/ratio_stop: 1.2 is greater than the maximum of 1"),
+    ({"ratio_stop": 0.04}, "grids.mass_y: ratio_stop 0.04 must exceed ratio_start 0.05"),
+    ({"min": 600.0}, "grids.mass_y: no nominal Y mass for m_X = 30 GeV"),
+])
+def test_dry_run_stops_on_a_bad_y_grid(tmp_path, edit, message):
+    """A Res34P Y mass setting outside its ranges: one line at the dry run, nothing planned."""
+    c = yaml.safe_load((REPO / "config" / "samples.yaml").read_text())
+    c["grids"]["mass_y"].update(edit)
+    path = tmp_path / "samples.yaml"
+    path.write_text(yaml.safe_dump(c))
+    rc, out = dry_run("--config", f"generation={{backend: embedded, samples_config: {path}, min_pt: 400}}")
+    assert rc != 0 and f"config generation.samples_config: {path}: {message}" in out, out[-2000:]
+    assert "rule generate" not in out
