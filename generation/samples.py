@@ -60,6 +60,7 @@ def load_config(path: str | Path | None = None) -> dict:
         where = "/".join(str(p) for p in err.absolute_path) or "top level"
         raise GenerationConfigError(f"{path}: {where}: {err.message}")
     cfg["_path"] = path
+    check_y_grid(cfg)
     _CACHE[key] = cfg
     return copy.deepcopy(cfg)
 
@@ -114,10 +115,39 @@ def qcd_pthat_grid(cfg: dict) -> np.ndarray:
 
 
 def mass_y_grid(cfg: dict, mass_x: float) -> np.ndarray:
-    """Nominal Y masses allowed for ``mass_x``: from the grid start up to strictly below m_X/2."""
+    """Nominal Y masses allowed for ``mass_x``: ratio x m_X on the ratio grid, at least ``min`` GeV."""
     g = cfg["grids"]["mass_y"]
-    values = np.round(np.arange(g["start"], mass_x / 2, g["step"]), 6)
-    return values[values < mass_x / 2]
+    n = int(np.floor((g["ratio_stop"] - g["ratio_start"]) / g["ratio_step"] + 1e-9))
+    ratios = g["ratio_start"] + g["ratio_step"] * np.arange(max(n, 0))
+    ratios = ratios[ratios < g["ratio_stop"] - 1e-9]
+    values = np.round(ratios * mass_x, 6)
+    return values[values >= g["min"]]
+
+
+def width_y_values(cfg: dict, mass_y: float) -> np.ndarray:
+    """Y widths allowed for a nominal Y mass: the configured fractions of it."""
+    return np.round(np.asarray(cfg["grids"]["width_y_fraction"], dtype=float) * mass_y, 9)
+
+
+def y_mass_max(cfg: dict, mass_y: float, width_y: float) -> float:
+    """Upper Y mass limit (Pythia mMax): m_Y + min(k x width, f x m_Y), the SLHA default of the reference."""
+    w = cfg["grids"]["y_mass_window"]
+    return mass_y + min(w["widths_above"] * width_y, w["max_fraction_above"] * mass_y)
+
+
+def check_y_grid(cfg: dict) -> None:
+    """Every Res34P X mass must have a nominal Y mass; raise :class:`GenerationConfigError` naming the key."""
+    g = cfg["grids"]["mass_y"]
+    where = f"{cfg['_path']}: grids.mass_y"
+    if g["ratio_stop"] <= g["ratio_start"]:
+        raise GenerationConfigError(f"{where}: ratio_stop {g['ratio_stop']} must exceed ratio_start {g['ratio_start']} "
+                                    "(nominal m_Y = ratio x m_X, 0 < ratio < 1)")
+    if not any(kind == RESONANT_34PRONG for kind in (s["kind"] for s in cfg["samples"].values())):
+        return
+    for m in x_mass_grid(cfg, RESONANT_34PRONG):
+        if len(mass_y_grid(cfg, m)) == 0:
+            raise GenerationConfigError(f"{where}: no nominal Y mass for m_X = {m:g} GeV (ratios {g['ratio_start']:g}.."
+                                        f"{g['ratio_stop']:g} x m_X, at least min = {g['min']:g} GeV)")
 
 
 def x_mass_grid(cfg: dict, kind: str) -> np.ndarray:
@@ -191,10 +221,10 @@ def validate_point(cfg: dict, p: GridPoint) -> GridPoint:
     if kind == RESONANT_34PRONG:
         if p.mass < cfg["grids"]["res34p_min_mass_x"]:
             raise GenerationConfigError(f"{src}: {p.sample} needs m_X >= {cfg['grids']['res34p_min_mass_x']} GeV, got {p.mass}")
-        if p.mass_y is None or p.mass_y >= p.mass / 2 or not np.any(np.isclose(mass_y_grid(cfg, p.mass), p.mass_y)):
+        if p.mass_y is None or p.mass_y >= p.mass or not np.any(np.isclose(mass_y_grid(cfg, p.mass), p.mass_y)):
             raise GenerationConfigError(f"{src}: {p.sample}: nominal m_Y = {p.mass_y} GeV is not on the Y mass grid "
-                                        f"(m_Y < m_X/2 = {p.mass / 2:g} GeV)")
-        if p.width_y is None or not np.any(np.isclose(cfg["grids"]["width_y"], p.width_y)):
+                                        f"of m_X = {p.mass:g} GeV (m_Y < m_X)")
+        if p.width_y is None or not np.any(np.isclose(width_y_values(cfg, p.mass_y), p.width_y)):
             raise GenerationConfigError(f"{src}: {p.sample}: width_Y = {p.width_y} GeV is not on the Y width grid")
     return p
 
@@ -265,17 +295,14 @@ def job_batches(cfg: dict, sample: str, job: int, n_events: int, seed: int,
         cols["mass"] = _pick(x_mass_grid(cfg, kind), _uniform(key, idx, 0))
         cols["pt_min"] = _pick(restricted(pt_grid(cfg)), _uniform(key, idx, 1))
         if kind == RESONANT_34PRONG:
-            # Y mass uniform among the nominal masses below m_X/2 of the batch's X mass
-            grids_y = {m: mass_y_grid(cfg, m) for m in x_mass_grid(cfg, kind)}
-            for m, grid_y in grids_y.items():
-                if len(grid_y) == 0:
-                    raise GenerationConfigError(f"{cfg['_path']}: {sample}: no nominal Y mass below m_X/2 for m_X = {m:g} GeV")
+            # Y mass uniform among the nominal masses (ratio x m_X) of the batch's X mass; width a fraction of it
             u = _uniform(key, idx, 2)
             cols["mass_y"] = np.empty(len(idx))
             for m in np.unique(cols["mass"]):
                 sel = cols["mass"] == m
-                cols["mass_y"][sel] = _pick(grids_y[m], u[sel])
-            cols["width_y"] = _pick(np.asarray(cfg["grids"]["width_y"], dtype=float), _uniform(key, idx, 3))
+                cols["mass_y"][sel] = _pick(mass_y_grid(cfg, m), u[sel])
+            frac = _pick(np.asarray(cfg["grids"]["width_y_fraction"], dtype=float), _uniform(key, idx, 3))
+            cols["width_y"] = np.round(frac * cols["mass_y"], 9)
     out = []
     for i, n in enumerate(sizes):
         point = GridPoint(sample, **{k: float(v[i]) for k, v in cols.items()})
@@ -328,7 +355,8 @@ def card_values(cfg: dict, point: GridPoint, seed: int) -> dict:
     if point.pt_min is not None:
         values["pt_min"] = point.pt_min
     if point.mass_y is not None:
-        values.update(mass_y=point.mass_y, width_y=point.width_y)
+        values.update(mass_y=point.mass_y, width_y=point.width_y,
+                      mass_y_max=round(y_mass_max(cfg, point.mass_y, point.width_y), 6))
     return values
 
 

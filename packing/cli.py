@@ -64,12 +64,26 @@ def _int_at_least(minimum: int):
 _positive, _nonnegative = _int_at_least(1), _int_at_least(0)
 
 
+def _sample_split(text: str) -> tuple[str, list[int]]:
+    """An argparse type: ``SAMPLE=TRAIN,VAL,TEST`` (three integers >= 0)."""
+    name, _, weights = text.partition("=")
+    try:
+        values = [int(w) for w in weights.split(",")]
+    except ValueError:
+        values = []
+    if not name or len(values) != 3 or any(v < 0 for v in values) or not sum(values):
+        raise argparse.ArgumentTypeError(f"expected SAMPLE=TRAIN,VAL,TEST (integers >= 0, not all 0), got {text!r}")
+    return name, values
+
+
 def _plan_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--category", required=True, help="Res2P, Res34P or QCD (a category of the samples configuration)")
     ap.add_argument("--inputs", nargs="+", required=True, help="jet ntuples (ROOT, tree 'tree')")
     ap.add_argument("--jets-per-file", type=_positive, default=100_000)
     ap.add_argument("--seed", type=_nonnegative, default=1)
     ap.add_argument("--split", type=_nonnegative, nargs=3, default=[4, 1, 1], metavar=("TRAIN", "VAL", "TEST"))
+    ap.add_argument("--sample-split", action="append", default=[], type=_sample_split, metavar="SAMPLE=TRAIN,VAL,TEST",
+                    help="a sample's own train:val:test weights over its jobs (repeatable; default: --split)")
     ap.add_argument("--files-per-tarball", type=_positive, default=10)
     ap.add_argument("--format", choices=FORMATS, default="root", help="dataset file format (parquet: the published release's)")
     ap.add_argument("--compression", choices=["lz4", "zlib", "zstd", "none"], default="lz4", help="ROOT basket compression")
@@ -93,7 +107,8 @@ def main(argv=None) -> int:
 
         m = pack_category(a.category, a.inputs, a.outdir, a.jets_per_file, a.seed, tuple(a.split), a.files_per_tarball,
                           fmt=a.format, compression=a.compression, ntuples_per_scatter=a.ntuples_per_scatter,
-                          chunk=a.chunk, samples_config=a.samples_config, basket=a.jets_per_basket)
+                          chunk=a.chunk, samples_config=a.samples_config, basket=a.jets_per_basket,
+                          sample_split=dict(a.sample_split))
         print(f"pack: {m['jets']} {a.category} jets -> {len(m['files'])} files, {len(m['tarballs'])} tarballs in {a.outdir}",
               file=sys.stderr)
 
@@ -114,7 +129,7 @@ def plan_main(argv=None) -> int:
         plan = make_plan(a.category, a.inputs, jets_per_file=a.jets_per_file, seed=a.seed, split=list(a.split),
                          files_per_tarball=a.files_per_tarball, ntuples_per_scatter=a.ntuples_per_scatter, fmt=a.format,
                          compression=a.compression, chunk=a.chunk, samples_config=a.samples_config, threads=a.jobs,
-                         basket=a.jets_per_basket)
+                         basket=a.jets_per_basket, sample_split=dict(a.sample_split))
         save_plan(plan, a.output)
         print(f"pack-plan: {a.category}: {plan['jets']} jets from {len(plan['inputs'])} ntuples -> "
               f"{len(plan['groups'])} scatter jobs, {plan['n_files']} files", file=sys.stderr)

@@ -3,14 +3,20 @@
 The plan reads only the jet counts, labels and a fingerprint of every ntuple (three scalar
 branches), checks them (labels of the category, no ntuple twice), and fixes:
 
-- the number of output files, ``ceil(jets / jets_per_file)``: every file holds ``jets_per_file``
-  jets except the last;
-- the scatter groups (``ntuples_per_scatter`` consecutive ntuples per scatter job);
-- ``counts[g][f]``, how many jets of group ``g`` go to file ``f``: drawn group after group from
-  the multivariate hypergeometric distribution of the capacities left. This is exactly the
-  distribution a uniform random permutation of all jets, cut into files, induces; each scatter job
-  then shuffles its own jets over its row and each gather job shuffles its file, so the dataset
-  is a uniform global shuffle without any job seeing more than one group or one file.
+- the split of every input, by generation job as the reference (its train+val and test sets come
+  from different jobs): each sample's jobs, in job order, are cut train:val:test by the ``split``
+  weights (:func:`job_splits`; the test jobs are the last ones), so all jets of an event, and of
+  a job, land in one split. An input ``<dir>/<sample>/<job>.root`` (the workflow's layout) is job
+  ``<job>`` of sample ``<sample>``; other names count in the order given, per directory;
+- per split, the number of output files, ``ceil(jets / jets_per_file)``: every file holds
+  ``jets_per_file`` jets except the split's last; the files of train, val and test follow each other;
+- the scatter groups (``ntuples_per_scatter`` consecutive ntuples of one split per scatter job);
+- ``counts[g][f]``, how many jets of group ``g`` go to file ``f`` of its split: drawn group after
+  group from the multivariate hypergeometric distribution of the capacities left. This is exactly
+  the distribution a uniform random permutation of the split's jets, cut into files, induces; each
+  scatter job then shuffles its own jets over its row and each gather job shuffles its file, so
+  every split is a uniform shuffle of its jobs' jets without any job seeing more than one group or
+  one file.
 
 Random streams: ``default_rng([seed, category code, stage, index])``; the same configuration gives
 the same plan (and its ``plan_id``, the SHA-256 of its content).
@@ -29,7 +35,7 @@ from ntuplizer.label_names import LABEL_NAMES
 from .categories import CATEGORY_LABELS, label_range_text, validate_category
 from .fileio import FORMATS, SUFFIX, PackingError, label_counts, open_ntuple
 
-PLAN_VERSION = 2  # 2: uncompressed shards, jets per basket
+PLAN_VERSION = 3  # 2: uncompressed shards, jets per basket; 3: splits by generation job
 STAGE_PLAN, STAGE_SCATTER, STAGE_GATHER = 0, 1, 2
 
 
@@ -60,6 +66,47 @@ def split_ranges(n_files: int, split=(4, 1, 1)) -> dict[str, range]:
                 n[max(range(3), key=lambda j: n[j])] -= 1
                 n[i] = 1
     return {"train": range(0, n[0]), "val": range(n[0], n[0] + n[1]), "test": range(n[0] + n[1], n_files)}
+
+
+SPLITS = ("train", "val", "test")
+
+
+def job_splits(n_jobs: int, split=(4, 1, 1)) -> list[str]:
+    """The split of each of a sample's ``n_jobs`` jobs (job order): contiguous ranges in proportion
+    to ``split`` (:func:`split_ranges` over jobs), train first, test last. 4:1:1 of the reference's
+    192, 1440, 240 jobs gives its test jobs 160-191, 1200-1439, 200-239."""
+    out = [""] * n_jobs
+    for name, r in split_ranges(n_jobs, split).items():
+        for j in r:
+            out[j] = name
+    return out
+
+
+def input_source(path) -> tuple[str, int | None]:
+    """(sample, job) of an input in the workflow's layout ``.../<sample>/<job>.root``; (its directory, None) else."""
+    p = Path(path)
+    stem = p.name.split(".", 1)[0]
+    return (p.parent.name, int(stem)) if stem.isdigit() else (str(p.parent), None)
+
+
+def assign_splits(inputs, split=(4, 1, 1), sample_split: dict | None = None) -> list[dict]:
+    """Sample, job and split of every input (see the module docstring); ``sample_split``: a sample's own weights."""
+    sources = [input_source(p) for p in inputs]
+    by_sample: dict[str, list[int]] = {}
+    for i, (sample, _) in enumerate(sources):
+        by_sample.setdefault(sample, []).append(i)
+    out = [{} for _ in inputs]
+    for sample, idx in by_sample.items():
+        jobs = [sources[i][1] for i in idx]
+        if None in jobs:  # not the workflow's layout: count jobs in the order given
+            jobs = list(range(len(idx)))
+        if len(set(jobs)) != len(jobs):
+            raise PackingError(f"{sample}: the same job index twice among the inputs")
+        order = sorted(range(len(idx)), key=lambda k: jobs[k])
+        names = job_splits(len(idx), (sample_split or {}).get(sample, split))
+        for rank, k in enumerate(order):
+            out[idx[k]] = {"sample": sample, "job": int(jobs[k]), "split": names[rank]}
+    return out
 
 
 def check_split(split) -> None:
@@ -107,19 +154,36 @@ def check_labels(category: str, path, labels: dict[int, int]) -> None:
                            f"(allowed {label_range_text(category)}): {names}{' ...' if len(wrong) > 5 else ''}")
 
 
+def ordered_inputs(inputs, split=(4, 1, 1), sample_split: dict | None = None, ntuples_per_scatter: int = 1):
+    """(inputs ordered train, val, test with their split records, scatter groups of input positions):
+    the order and groups the plan uses (the workflow lists its scatter jobs with the same function)."""
+    inputs = [str(p) for p in inputs]
+    recs = assign_splits(inputs, split, sample_split)
+    order = sorted(range(len(inputs)), key=lambda i: SPLITS.index(recs[i]["split"]))
+    inputs, recs = [inputs[i] for i in order], [recs[i] for i in order]
+    groups = []
+    for name in SPLITS:
+        pos = [i for i, r in enumerate(recs) if r["split"] == name]
+        groups += [pos[k:k + ntuples_per_scatter] for k in range(0, len(pos), ntuples_per_scatter)]
+    return inputs, recs, groups
+
+
 def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1, split=(4, 1, 1),
               files_per_tarball: int = 10, ntuples_per_scatter: int = 1, fmt: str = "root",
               compression: str = "lz4", chunk: int = 50_000, samples_config=None, threads: int = 4,
-              basket: int = 10_000) -> dict:
+              basket: int = 10_000, sample_split: dict | None = None) -> dict:
     """Check the inputs of a category and fix where every jet goes (see the module docstring).
 
     ``threads`` ntuples are read at once (decompression releases the GIL); ``basket``: jets per
-    ROOT basket of the packed files (what a reader fetches at least).
+    ROOT basket of the packed files (what a reader fetches at least); ``sample_split``: sample ->
+    its own train:val:test weights over its jobs (default: ``split``).
     """
     validate_category(category, samples_config)
     split = [int(w) if isinstance(w, (int, np.integer)) and not isinstance(w, bool) else w for w in split]
     check_options(jets_per_file, files_per_tarball, split, ntuples_per_scatter, fmt, chunk, basket)
-    inputs = [str(p) for p in inputs]
+    sample_split = {k: [int(w) for w in v] for k, v in (sample_split or {}).items()}
+    for weights in sample_split.values():
+        check_split(weights)
     if not inputs:
         raise PackingError(f"{category}: no input ntuples")
     seen: dict[str, str] = {}
@@ -128,10 +192,13 @@ def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1
         if real in seen:
             raise PackingError(f"{p}: listed twice (also as {seen[real]})")
         seen[real] = p
+    inputs, recs, groups = ordered_inputs(inputs, split, sample_split, ntuples_per_scatter)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
         infos = list(pool.map(_inspect, inputs))
+    for info, rec in zip(infos, recs):
+        info.update(rec)
     by_fingerprint: dict[str, str] = {}
     for info in infos:
         check_labels(category, info["path"], info["labels"])
@@ -144,20 +211,42 @@ def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1
     if n_jets == 0:  # a 0-jet category would replace a valid one
         more = f" (nor any of the other {len(infos) - 1} inputs)" if len(infos) > 1 else ""
         raise PackingError(f"{infos[0]['path']}: no jets (empty tree){more}: category {category} would be empty")
-    n_files = max(1, -(-n_jets // jets_per_file))
-    capacity = np.full(n_files, jets_per_file, dtype=np.int64)
-    capacity[-1] = n_jets - jets_per_file * (n_files - 1)
-    groups = [list(range(i, min(i + ntuples_per_scatter, len(infos)))) for i in range(0, len(infos), ntuples_per_scatter)]
+    # per split: its jets, its files (contiguous, train first), the capacity of each
+    caps, ranges, start = [], {}, 0
+    for name in SPLITS:
+        jets_s = sum(i["jets"] for i in infos if i["split"] == name)
+        n_s = -(-jets_s // jets_per_file)
+        cap = np.full(n_s, jets_per_file, dtype=np.int64)
+        if n_s:
+            cap[-1] = jets_s - jets_per_file * (n_s - 1)
+        caps.append(cap)
+        ranges[name] = range(start, start + n_s)
+        start += n_s
+    n_files = start
+    for k, name in enumerate(SPLITS):
+        wanted = [i["sample"] for i in infos if (sample_split.get(i["sample"]) or split)[k] > 0]
+        members = [f"{i['sample']}/{i['job']}" for i in infos if i["split"] == name]
+        if wanted and members and not len(ranges[name]):
+            raise PackingError(f"{category}: the {name} jobs ({', '.join(members)}) hold no jets")
+        if wanted and not len(ranges[name]):
+            jobs = {}
+            for i in infos:
+                jobs[i["sample"]] = jobs.get(i["sample"], 0) + 1
+            raise PackingError(f"{category}: no generation job goes to the {name} split (split {split} over the jobs of "
+                               + ", ".join(f"{smp}: {n}" for smp, n in jobs.items()) + "): more jobs or other split weights")
+    capacity = np.concatenate(caps)
     rng = rng_for(seed, category, STAGE_PLAN)
     left = capacity.copy()
     counts = []
     for g in groups:
         n_g = sum(infos[i]["jets"] for i in g)
-        row = rng.multivariate_hypergeometric(left, n_g, method="marginals") if n_g else np.zeros(n_files, np.int64)
+        row = np.zeros(n_files, np.int64)
+        if n_g:
+            r = ranges[infos[g[0]]["split"]]
+            row[r.start:r.stop] = rng.multivariate_hypergeometric(left[r.start:r.stop], n_g, method="marginals")
         left -= row
         counts.append(row.tolist())
     assert not left.any()
-    ranges = split_ranges(n_files, split)
     labels: dict[int, int] = {}
     for info in infos:
         for k, v in info["labels"].items():
@@ -165,12 +254,15 @@ def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1
     plan = {
         "version": PLAN_VERSION, "category": category, "format": fmt, "compression": compression if fmt == "root" else None,
         "seed": int(seed), "jets_per_file": int(jets_per_file), "files_per_tarball": int(files_per_tarball),
-        "split_weights": split, "chunk": int(chunk), "basket": int(basket), "jets": n_jets, "labels": dict(sorted(labels.items())),
+        "split_weights": split, "sample_split": sample_split, "split_by": "job", "chunk": int(chunk), "basket": int(basket), "jets": n_jets, "labels": dict(sorted(labels.items())),
         "n_files": n_files, "capacity": capacity.tolist(),
         "files": [file_name(category, f, fmt) for f in range(n_files)],
         "split": {k: [r.start, r.stop - 1] if len(r) else [] for k, r in ranges.items()},
         "tarballs": tarball_groups(category, n_files, files_per_tarball),
         "inputs": infos, "groups": groups, "counts": counts,
+        # provenance: the generation jobs (sample/job) whose jets each file holds
+        "file_sources": [sorted({f"{infos[i]['sample']}/{infos[i]['job']}" for g, row in zip(groups, counts) if row[f]
+                                 for i in g}) for f in range(n_files)],
     }
     plan["plan_id"] = plan_id(plan)
     return plan

@@ -80,7 +80,7 @@ def build_manifest(plan: dict, files_dir, tar_dir, jobs: int = 4, hashed: dict |
         if path.stat().st_size != s["bytes"]:
             raise PackingError(f"{path}: {path.stat().st_size} bytes, its summary says {s['bytes']}")
         add_counts(labels_out, s["labels"])
-        files.append({"file": name, "split": split_of(plan, index), "jets": s["jets"],
+        files.append({"file": name, "split": split_of(plan, index), "sources": plan["file_sources"][index], "jets": s["jets"],
                       "labels": {str(k): v for k, v in sorted((int(k), v) for k, v in s["labels"].items())},
                       "bytes": s["bytes"], "sha256": s["sha256"], "content_hash": s["content_hash"],
                       "nonfinite": s.get("nonfinite", {})})
@@ -117,9 +117,11 @@ def build_manifest(plan: dict, files_dir, tar_dir, jobs: int = 4, hashed: dict |
     return {
         "manifest_version": MANIFEST_VERSION, "category": cat, "format": plan["format"],
         "compression": plan["compression"], "jets": plan["jets"], "jets_per_file": plan["jets_per_file"],
-        "seed": plan["seed"], "split_weights": plan["split_weights"], "split": plan["split"],
+        "seed": plan["seed"], "split_weights": plan["split_weights"], "sample_split": plan["sample_split"],
+        "split_by": plan["split_by"], "split": plan["split"],
         "labels": {str(k): v for k, v in sorted(labels_in.items())},
-        "inputs": [{"path": i["path"], "jets": i["jets"], "fingerprint": i["fingerprint"]} for i in plan["inputs"]],
+        "inputs": [{"path": i["path"], "sample": i["sample"], "job": i["job"], "split": i["split"], "jets": i["jets"],
+                    "fingerprint": i["fingerprint"]} for i in plan["inputs"]],
         "plan_id": plan["plan_id"],
         # the files' bytes are reproducible (fixed UUIDs and time stamps); content_hash hashes the arrays
         "reproducible": "bytes",

@@ -113,12 +113,17 @@ def test_config_strings_are_typed_as_the_schema_says():
 
 def test_dry_run_types_config_values_and_stops_on_traps(tmp_path):
     # its own results directory: what a production left in the checkout's results/ changes no planned job
-    rc, out = dry_run("-p", "--config", "samples={QCD: {jobs: 1, events_per_job: 9}}", "generation={min_pt: null}",
+    rc, out = dry_run("-p", "--config", "samples={QCD: {jobs: 3, events_per_job: 9}}", "generation={min_pt: null}",
                       "pack={split: [2, 1, 1]}", f"results={tmp_path / 'results'}")
     assert rc == 0, out[-2000:]
     assert "generate --sample QCD --job $((10#00000)) --events 9 " in out and "--min-pt" not in out
     rc, out = dry_run("--config", "pack={split: [0, 0, 0]}")
     assert rc != 0 and "config pack.split: [0, 0, 0] does not contain items" in out
+    # splits are made of whole generation jobs: two QCD jobs cannot fill train, val and test
+    rc, out = dry_run("--config", "samples={QCD: {jobs: 2, events_per_job: 9}}")
+    assert rc != 0 and "config pack.split: category QCD gets no val job" in out and "QCD: 2 jobs" in out, out[-2000:]
+    rc, out = dry_run("--config", "samples={QCD: {jobs: 2, events_per_job: 9}}", "pack={sample_split: {QCD: [1, 0, 1]}}")
+    assert rc == 0, out[-2000:]
     bad = DEFAULT | {"sampels": {"QCD": {"jobs": 1, "events_per_job": 1}}}
     (tmp_path / "typo.yaml").write_text(yaml.safe_dump(bad))
     rc, out = dry_run("--configfile", str(tmp_path / "typo.yaml"))
@@ -132,7 +137,8 @@ def test_cluster_resources_come_from_config_and_can_be_overridden():
     """Jobs ask for config/resources.yaml's requests, scaled with the job size; a configuration overrides
     them rule by rule; a misspelt rule or key stops the dry run."""
     table = yaml.safe_load((REPO / "config" / "resources.yaml").read_text())
-    rc, out = dry_run("--config", "samples={QCD: {jobs: 1, events_per_job: 60000}}", "resources={ntuplize: {mem_mb: 3100}}")
+    rc, out = dry_run("--config", "samples={QCD: {jobs: 1, events_per_job: 60000}}", "pack={split: [1, 0, 0]}",
+                      "resources={ntuplize: {mem_mb: 3100}}")
     assert rc == 0, out[-2000:]
     gen = out[out.index("rule generate:"):].split("\n\n")[0]
     ntu = out[out.index("rule ntuplize:"):].split("\n\n")[0]
@@ -143,3 +149,19 @@ def test_cluster_resources_come_from_config_and_can_be_overridden():
     assert rc != 0 and "config resources.ntuplise: not in config/resources.yaml (known: " in out
     rc, out = dry_run("--config", "resources={ntuplize: {memory: 3100}}")
     assert rc != 0 and "config resources.ntuplize.memory: not in config/resources.yaml (known: mem_mb, runtime" in out
+
+
+@pytest.mark.parametrize("edit,message", [
+    ({"ratio_stop": 1.2}, "grids/mass_y/ratio_stop: 1.2 is greater than the maximum of 1"),
+    ({"ratio_stop": 0.04}, "grids.mass_y: ratio_stop 0.04 must exceed ratio_start 0.05"),
+    ({"min": 600.0}, "grids.mass_y: no nominal Y mass for m_X = 30 GeV"),
+])
+def test_dry_run_stops_on_a_bad_y_grid(tmp_path, edit, message):
+    """A Res34P Y mass setting outside its ranges: one line at the dry run, nothing planned."""
+    c = yaml.safe_load((REPO / "config" / "samples.yaml").read_text())
+    c["grids"]["mass_y"].update(edit)
+    path = tmp_path / "samples.yaml"
+    path.write_text(yaml.safe_dump(c))
+    rc, out = dry_run("--config", f"generation={{backend: embedded, samples_config: {path}, min_pt: 400}}")
+    assert rc != 0 and f"config generation.samples_config: {path}: {message}" in out, out[-2000:]
+    assert "rule generate" not in out

@@ -34,7 +34,11 @@ def test_grids_match_the_reference_production(cfg):
     assert len(q) == 200 and q[0] == 100 and q[-1] == 5000 and q[1] == 102.0 and q[3] == 106.1
     assert np.all(np.abs(q - np.geomspace(100, 5000, 200)) <= 0.05 + 1e-9)
     assert np.allclose(np.round(q, 1), q)
-    assert samples.mass_y_grid(cfg, 100.0).max() < 50
+    # nominal m_Y = ratio x m_X (ratios 0.05..0.925 in steps of 0.025), at least 10 GeV: above m_X/2 too
+    g = samples.mass_y_grid(cfg, 230.0)
+    assert g.min() == 11.5 and g.max() == 212.75 and 92.0 in g and np.mean(g > 115) > 0.4
+    assert samples.mass_y_grid(cfg, 100.0).min() == 10.0 and np.allclose(samples.width_y_values(cfg, 92.0), [1.84])
+    assert samples.y_mass_max(cfg, 92.0, 1.84) == 92.0 + 5 * 1.84 and samples.y_mass_max(cfg, 20.0, 4.0) == 30.0
 
 
 def test_samples_are_data(cfg):
@@ -48,7 +52,7 @@ def test_samples_are_data(cfg):
 @pytest.mark.parametrize("point,message", [
     (samples.GridPoint("Res2P_neutral", mass=12.0, pt_min=100.0), "not on the mass grid"),
     (samples.GridPoint("Res2P_neutral", mass=125.0, pt_min=101.0), "not on the pT grid"),
-    (samples.GridPoint("Res34P", mass=100.0, pt_min=100.0, mass_y=50.0, width_y=1.0), "m_Y < m_X/2"),
+    (samples.GridPoint("Res34P", mass=100.0, pt_min=100.0, mass_y=100.0, width_y=2.0), "m_Y < m_X"),
     (samples.GridPoint("Res34P", mass=100.0, pt_min=100.0, mass_y=12.0, width_y=1.0), "not on the Y mass grid"),
     (samples.GridPoint("Res34P", mass=100.0, pt_min=100.0, mass_y=10.0, width_y=0.5), "not on the Y width grid"),
     (samples.GridPoint("QCD", pt_min=123.0), "not on the grid"),
@@ -79,7 +83,7 @@ def _accessor_record(pythia):
 @pytest.mark.parametrize("point", [
     samples.GridPoint("Res2P_neutral", mass=125.0, pt_min=516.0),
     samples.GridPoint("Res2P_charged", mass=80.0, pt_min=516.0),
-    samples.GridPoint("Res34P", mass=200.0, pt_min=516.0, mass_y=40.0, width_y=1.0),
+    samples.GridPoint("Res34P", mass=200.0, pt_min=516.0, mass_y=40.0, width_y=0.8),
     samples.GridPoint("QCD", pt_min=325.3),
 ])
 def test_batch_conversion_matches_pythia_accessors(cfg, point):
@@ -221,17 +225,19 @@ def test_h_plus_decay_is_isotropic_and_a_w_stand_in_is_not(cfg):
 
 
 def test_res34p_y_decays_and_off_shell_tail(cfg):
-    point = samples.GridPoint("Res34P", mass=100.0, pt_min=500.0, mass_y=45.0, width_y=1.0)
+    point = samples.GridPoint("Res34P", mass=100.0, pt_min=500.0, mass_y=45.0, width_y=0.9)
     ev = generate(cfg, point, 400, extra=FAST)
     yy = _x_decays(ev, 25)
     assert set(yy) == {(35, 35), (37, 37)}
     assert chisquare(list(yy.values())).pvalue > 0.001
     charged = _x_decays(ev[ak.any(abs(ev.PID) == 37, axis=1)], 37)
     assert (12, 11) not in charged and (11, 12) in charged and (15, 16) in charged
-    # Y masses: a Breit-Wigner tail beyond m_X/2 (no cap there, as the reference), within m0 +- 50 widths
+    # Y masses: the reference's window, m0 + min(5 widths, m0/2) above (Pythia's SLHA default) and a long
+    # Breit-Wigner tail below (mMin = 1e-6, Higgs:clipWings at m0 - 50 widths)
     y = ev[(abs(ev.PID) == 35) | (abs(ev.PID) == 37)]
     m_y = ak.to_numpy(ak.flatten(y.Mass))
-    assert np.sum(m_y > 50.0) >= 5 and np.all(np.abs(m_y - 45) <= 50 * 1.0 + 1e-3)
+    assert np.all(m_y <= 45 + 5 * 0.9 + 1e-3) and np.max(m_y) > 45 + 2 * 0.9
+    assert np.sum(m_y < 45 - 5 * 0.9) >= 5 and np.all(m_y >= 45 - 50 * 0.9 - 1e-3)
 
 
 def test_same_seed_same_events_full_chain(cfg):

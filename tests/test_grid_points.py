@@ -162,7 +162,8 @@ def test_render_cards_rejects_bad_input(tmp_path):
     (lambda c: c["samples"]["QCD"].update(kind="resonant_5prong"), "samples/QCD/kind"),
     (lambda c: c.update(events_per_grid_point=0), "events_per_grid_point"),
     (lambda c: c["samples"]["Res2P_charged"].pop("decay_card"), "decay_card"),
-    (lambda c: c["grids"].update(res34p_min_mass_x=15.0), "no nominal Y mass below m_X/2 for m_X = 15"),
+    (lambda c: c["grids"]["mass_y"].update(min=30.0), "no nominal Y mass for m_X = 30"),
+    (lambda c: c["grids"]["mass_y"].update(ratio_stop=1.5), "grids/mass_y/ratio_stop: 1.5 is greater than the maximum of 1"),
 ])
 def test_bad_samples_config_is_rejected(tmp_path, edit, message):
     c = yaml.safe_load(resource("config/samples.yaml").read_text())

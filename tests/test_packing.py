@@ -11,6 +11,8 @@ import pytest
 import uproot
 from packing_helpers import jets_of, popen_cli, reference_dir, res2p_inputs, run_cli
 
+from ntuplizer.schema import BRANCH_NAMES
+from ntuplizer.writer import JetWriter
 from packing.fileio import PackingError
 from packing.pack import pack_category
 from packing.plan import load_plan, make_plan, save_plan, split_ranges
@@ -53,8 +55,10 @@ def test_pack_conserves_jets_per_label_and_writes_tarballs(inputs, packed):
     out, m = packed
     n_in = sum(uproot.open(p)["tree"].num_entries for p in inputs)
     assert m["jets"] == n_in == 195
-    assert [f["jets"] for f in m["files"]] == [25] * 7 + [20]
-    assert [f["split"] for f in m["files"]] == ["train"] * 6 + ["val", "test"]
+    # splits of whole inputs (jobs): the four H->bb parts are one "sample" (2 train, 1 val, 1 test: 43, 44 | 44 | 44
+    # jets), the 10-event file another (train, 20 jets); files fill per split
+    assert [f["jets"] for f in m["files"]] == [25] * 4 + [7] + [25, 19] + [25, 19]
+    assert [f["split"] for f in m["files"]] == ["train"] * 5 + ["val"] * 2 + ["test"] * 2
     # every input jet exactly once in the output (jets as rows of pT, eta, phi, label)
     a, b = jets_of(inputs), jets_of(files_of(out, m))
     assert np.array_equal(a[np.lexsort(a.T)], b[np.lexsort(b.T)])
@@ -63,7 +67,7 @@ def test_pack_conserves_jets_per_label_and_writes_tarballs(inputs, packed):
     for f in m["files"]:
         lab = uproot.open(out / f["file"])["tree"]["jet_label"].array(library="np")
         assert {str(k): int(v) for k, v in zip(*np.unique(lab, return_counts=True))} == f["labels"]
-    assert [t["file"] for t in m["tarballs"]] == ["Res2P_0000-0002.tar", "Res2P_0003-0005.tar", "Res2P_0006-0007.tar"]
+    assert [t["file"] for t in m["tarballs"]] == ["Res2P_0000-0002.tar", "Res2P_0003-0005.tar", "Res2P_0006-0008.tar"]
     with tarfile.open(out / "Res2P_0003-0005.tar") as tar:
         assert tar.getnames() == ["Res2P_0003.root", "Res2P_0004.root", "Res2P_0005.root"]
         assert tar.extractfile("Res2P_0004.root").read() == (out / "Res2P_0004.root").read_bytes()
@@ -72,17 +76,17 @@ def test_pack_conserves_jets_per_label_and_writes_tarballs(inputs, packed):
 
 
 def test_shuffle_mixes_input_files(inputs, packed):
-    """Each 25-jet file draws from several ntuples (every input has >= 20 jets, so a shuffle within
-    each input followed by concatenation would fill file 0 from the first ntuple alone)."""
+    """Each 25-jet train file draws from the three train ntuples (every input has >= 20 jets, so a
+    shuffle within each input followed by concatenation would fill file 0 from the first ntuple alone)."""
     out, m = packed
     origin = {}
     for i, p in enumerate(inputs):
         for row in jets_of([p]):
             origin[tuple(row)] = i
     sources = [[origin[tuple(row)] for row in jets_of([f])] for f in files_of(out, m)]
-    assert all(len(set(s)) >= 3 for s in sources[:7])
+    assert all(len(set(s)) >= 3 for s in sources[:4])
     # and within a file the inputs are interleaved, not in blocks
-    assert all(sum(a != b for a, b in zip(s, s[1:])) >= len(set(s)) for s in sources[:7])
+    assert all(sum(a != b for a, b in zip(s, s[1:])) >= len(set(s)) for s in sources[:4])
 
 
 def test_identical_runs_give_identical_manifests_and_bytes(inputs, packed, tmp_path):
@@ -130,7 +134,7 @@ def test_killed_gather_job_reruns_alone(inputs, tmp_path):
     """SIGKILL a gather job while it writes: nothing under the final name; the rerun of that job alone
     removes the leftovers and gives the bytes of an uninterrupted run."""
     work = tmp_path / "work"
-    plan = make_plan("Res2P", inputs, jets_per_file=200, seed=3, ntuples_per_scatter=2)
+    plan = make_plan("Res2P", inputs, jets_per_file=200, seed=3, ntuples_per_scatter=2, split=(1, 0, 0))
     save_plan(plan, work / "plan.json")
     for g in range(len(plan["groups"])):
         assert run_cli("scatter", work / "plan.json", "--group", g, "-o", work / "scatter" / f"{g:05d}.arrow").returncode == 0
@@ -150,7 +154,8 @@ def test_killed_gather_job_reruns_alone(inputs, tmp_path):
                    work / "tar" / plan["tarballs"][0]["file"]).returncode == 0
     r = run_cli("finalize", work / "plan.json", "--work", work, "--outdir", tmp_path / "dataset")
     assert r.returncode == 0, r.stderr
-    ref = pack_category("Res2P", inputs, tmp_path / "uninterrupted", jets_per_file=200, seed=3, ntuples_per_scatter=2)
+    ref = pack_category("Res2P", inputs, tmp_path / "uninterrupted", jets_per_file=200, seed=3, ntuples_per_scatter=2,
+                         split=(1, 0, 0))
     assert (tmp_path / "dataset" / name).read_bytes() == (tmp_path / "uninterrupted" / name).read_bytes()
     assert json.loads((tmp_path / "dataset" / "Res2P.manifest.json").read_text())["files"] == ref["files"]
 
@@ -178,7 +183,7 @@ def test_kill_during_swap_keeps_the_old_dataset(inputs, tmp_path):
     new = json.loads((out / "Res2P.manifest.json").read_text())
     assert new["jets_per_file"] == 30 and verify_dataset(out)[0] == []
     assert [p.name for p in out.glob(".Res2P.v*")] == [os.readlink(out / "Res2P")]
-    assert not list(out.glob(".pack-*")) and not (out / "Res2P_0007.root").exists()  # 195 jets: 7 files of 30 now
+    assert not list(out.glob(".pack-*")) and not (out / "Res2P_0008.root").exists()  # 8 files of <= 30 jets now (9 before)
 
 
 def test_sigterm_removes_temporary_files(inputs, tmp_path):
@@ -196,7 +201,7 @@ def test_sigterm_removes_temporary_files(inputs, tmp_path):
 def test_category_must_be_configured(inputs, tmp_path, category):
     """`--category 'Res*'` once deleted Res2P and Res34P; `../x` a file outside the output directory."""
     out = tmp_path / "dataset"
-    pack_category("Res2P", inputs[:1], out, jets_per_file=100)
+    pack_category("Res2P", inputs[:1], out, jets_per_file=100, split=(1, 0, 0))
     (tmp_path / "x").write_text("keep")
     before = sorted(p.name for p in out.iterdir())
     r = run_cli("pack", "--category", category, "--inputs", *inputs, "--outdir", out)
@@ -288,10 +293,10 @@ def test_flat_dataset_of_the_earlier_layout_is_replaced_after_the_swap(inputs, p
     # without --categories every category is checked: a QCD file without its manifest is named
     assert [p.split(": ")[1] for p in verify_dataset(flat)[0]] == ["missing, while 1 of its files exist (QCD_0000.root)"]
     new = pack_category("Res2P", inputs, flat, jets_per_file=50, seed=3)
-    assert verify_dataset(flat, ["Res2P"])[0] == [] and len(new["files"]) == 4
+    assert verify_dataset(flat, ["Res2P"])[0] == [] and len(new["files"]) == 5  # train 107 jets: 3 files, val 1, test 1
     for f in new["files"] + new["tarballs"]:
         assert os.readlink(flat / f["file"]) == f"Res2P/{f['file']}"
-    assert not (flat / "Res2P_0004.root").exists() and not (flat / "Res2P_0000-0002.tar").exists()
+    assert not (flat / "Res2P_0005.root").exists() and not (flat / "Res2P_0000-0002.tar").exists()
     assert (flat / "QCD_0000.root").read_text() == "another category: untouched"
 
 
@@ -305,7 +310,7 @@ def test_packed_files_have_baskets_of_the_configured_size(inputs, tmp_path):
         tree = uproot.open(tmp_path / f["file"])["tree"]
         n = tree.num_entries
         expected = [(lo, min(lo + 10, n)) for lo in range(0, n, 10)]
-        assert len(expected) == (3 if n == 25 else 2)
+        assert len(expected) == -(-n // 10)  # 25, 19 or 7 jets
         for branch in tree.branches:
             assert [tuple(map(int, branch.basket_entry_start_stop(i))) for i in range(branch.num_baskets)] == expected, branch.name
         compressed = [b for b in tree.branches if b.compressed_bytes < b.uncompressed_bytes]
@@ -355,3 +360,55 @@ def test_packing_jobs_do_not_import_numba():
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.stdout.strip() == "[]"
     assert ntuplizer.labels.LABEL_NAMES is ntuplizer.label_names.LABEL_NAMES  # one list of names
+
+
+def test_splits_are_made_of_whole_generation_jobs(tmp_path):
+    """Inputs in the workflow's layout `<sample>/<job>.root`: each sample's jobs go train:val:test 4:1:1
+    (test = the last jobs); every jet of a job (so every event) lands in files of that job's split only,
+    and the manifest names the jobs behind each file."""
+    from packing.plan import job_splits
+
+    ref = reference_dir() / "ntuples"
+    jets = uproot.open(ref / "hbb_m125_pt500_200events.ntuple.root")["tree"].arrays(BRANCH_NAMES)
+    extra = uproot.open(ref / "res2p_higgs2p_10events.ntuple.root")["tree"].arrays(BRANCH_NAMES)
+    inputs, sizes = [], {"Res2P_neutral": 6, "Res2P_charged": 2}
+    bounds = np.linspace(0, len(jets), sizes["Res2P_neutral"] + 1).astype(int)
+    for job, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        inputs.append(tmp_path / "ntuples" / "Res2P_neutral" / f"{job:05d}.root")
+        inputs[-1].parent.mkdir(parents=True, exist_ok=True)
+        with JetWriter(inputs[-1]) as w:
+            w.write(jets[lo:hi])
+    for job, (lo, hi) in enumerate([(0, 10), (10, len(extra))]):
+        inputs.append(tmp_path / "ntuples" / "Res2P_charged" / f"{job:05d}.root")
+        inputs[-1].parent.mkdir(parents=True, exist_ok=True)
+        with JetWriter(inputs[-1]) as w:
+            w.write(extra[lo:hi])
+    out = tmp_path / "dataset"
+    m = pack_category("Res2P", inputs[::-1], out, jets_per_file=20, seed=5, ntuples_per_scatter=2,
+                      sample_split={"Res2P_charged": [1, 0, 1]})
+    expect = {f"{s}/{j}": name for s, n in sizes.items()
+              for j, name in enumerate(job_splits(n, [1, 0, 1] if s == "Res2P_charged" else [4, 1, 1]))}
+    assert expect["Res2P_neutral/5"] == "test" and expect["Res2P_neutral/4"] == "val" and expect["Res2P_charged/1"] == "test"
+    assert {f"{i['sample']}/{i['job']}": i["split"] for i in m["inputs"]} == expect
+    # every jet of every job, found again by content, sits in a file of the job's split
+    origin = {}
+    for p in inputs:
+        for row in jets_of([p]):
+            origin[tuple(row)] = f"{p.parent.name}/{int(p.stem)}"
+    seen = {}
+    for f in m["files"]:
+        found = {origin[tuple(row)] for row in jets_of([out / f["file"]])}
+        assert {expect[s] for s in found} == {f["split"]}, f["file"]
+        assert found == set(f["sources"])  # provenance: the jobs that fed the file
+        for s in found:
+            seen.setdefault(s, set()).add(f["split"])
+    assert set(seen) == set(expect) and all(len(v) == 1 for v in seen.values())
+    by_split = {name: {s for f in m["files"] if f["split"] == name for s in f["sources"]} for name in ("train", "val", "test")}
+    assert all(by_split.values())
+    assert not (by_split["train"] & by_split["val"] or by_split["train"] & by_split["test"] or by_split["val"] & by_split["test"])
+    assert verify_dataset(out, content=True)[0] == []
+    # a split of positive weight without any job: one line naming the split and the jobs, nothing written
+    r = run_cli("pack", "--category", "Res2P", "--inputs", *inputs[:2], inputs[-1], "--outdir", tmp_path / "other")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "no generation job goes to the" in r.stderr and "Res2P_neutral: 2" in r.stderr
+    assert not (tmp_path / "other").exists()

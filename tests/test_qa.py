@@ -64,7 +64,7 @@ def test_nan_jets_fail_the_report(tmp_path):
     sd[3] = np.nan
     write_jets(tmp_path / "nan.root", ak.with_field(jets, sd, "jet_sdmass"))
     with pytest.raises(PackingError, match="nan.root: 1 non-finite values"):  # pack refuses them now
-        pack_category("Res2P", [tmp_path / "nan.root"], tmp_path / "dataset", jets_per_file=7)
+        pack_category("Res2P", [tmp_path / "nan.root"], tmp_path / "dataset", jets_per_file=7, split=(1, 0, 0))
     # a dataset packed before pack refused them: its manifest counts them, and QA fails it
     packed = tmp_path / "old" / "Res2P_0000.root"
     f = write_packed(packed, read_ntuple(tmp_path / "nan.root", 100))

@@ -232,10 +232,14 @@ def test_weaver_entry_reads_while_the_interpreter_shuts_down(shared_dir):
 @pytest.fixture(scope="module")
 def packed(shared_dir, tmp_path_factory):
     """The reference ntuples packed into 20-jet files, train/val/test 4:1:1, with their manifest."""
+    from packing_helpers import split_ntuple
+
     from packing.pack import pack_category
 
     out = tmp_path_factory.mktemp("dataset")
-    pack_category("Res2P", [shared_dir / "ntuples" / n for n in NTUPLES[:1] + ["res2p_higgs2p_10events.ntuple.root"]],
+    # three "jobs" of H->bb jets (train, val, test: splits are made of whole jobs) and the 10-event file (train)
+    parts = split_ntuple(shared_dir / "ntuples" / NTUPLES[0], tmp_path_factory.mktemp("ntuples"), 3)
+    pack_category("Res2P", parts + [shared_dir / "ntuples" / "res2p_higgs2p_10events.ntuple.root"],
                   out, jets_per_file=20, seed=3)
     return out / "Res2P.manifest.json"
 

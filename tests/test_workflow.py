@@ -72,7 +72,7 @@ samples:
 generation: {backend: embedded, samples_config: config/samples.yaml, min_pt: 500}
 detector: {card: cards/delphes/fastsim_CMS_JetClassII.yaml, pileup_mean: 10, pileup_library_events: 40}
 ntuplizer: {config: config/ntuplizer.yaml, jet_radius: 0.8}
-pack: {jets_per_file: 4, split: [4, 1, 1], files_per_tarball: 10}
+pack: {jets_per_file: 4, split: [1, 0, 0], files_per_tarball: 10}  # one job per sample: train only
 """
 
 
@@ -137,8 +137,8 @@ TINY = """
 seed: 5
 results: results
 samples:
-  Res2P_neutral: {jobs: 1, events_per_job: 12}
-  QCD: {jobs: 1, events_per_job: 24}
+  Res2P_neutral: {jobs: 3, events_per_job: 4}   # a job each for train, val and test
+  QCD: {jobs: 3, events_per_job: 8}
 generation: {backend: embedded, samples_config: REPO/config/samples.yaml, min_pt: 500}
 detector: {card: REPO/cards/delphes/fastsim_CMS_JetClassII.yaml, pileup_mean: 10, pileup_library_events: 40}
 ntuplizer: {config: REPO/config/ntuplizer.yaml, jet_radius: 0.8}

@@ -63,8 +63,13 @@ def jobs_of(sample):
     return range(SAMPLES[sample]["jobs"])
 
 
-def ntuples_of_category(cat):
+def _category_ntuples(cat):
     return [f"{RESULTS}/ntuples/{s}/{j:05d}.root" for s in SAMPLES if category_of(s) == cat for j in jobs_of(s)]
+
+
+def ntuples_of_category(cat):
+    """A category's ntuples in the packing plan's order: train jobs, then val, then test (pack.split per sample)."""
+    return _pack_order(cat)[0]
 
 
 def manifest(cat):

@@ -3,11 +3,18 @@
 import functools
 import json
 
+from packing.plan import ordered_inputs
+
 
 @functools.lru_cache(maxsize=None)
+def _pack_order(cat):
+    """(ntuples ordered by split, scatter groups of ntuples): what the plan computes from the same inputs."""
+    nts, _, groups = ordered_inputs(_category_ntuples(cat), PACK["split"], PACK.get("sample_split") or {}, NTUPLES_PER_SCATTER)
+    return nts, [[nts[i] for i in g] for g in groups]
+
+
 def scatter_groups(cat):
-    nts = ntuples_of_category(cat)
-    return [nts[i:i + NTUPLES_PER_SCATTER] for i in range(0, len(nts), NTUPLES_PER_SCATTER)]
+    return _pack_order(cat)[1]
 
 
 @functools.lru_cache(maxsize=None)
