@@ -165,7 +165,8 @@ def test_gathered_file_changed_before_finalize_is_refused(inputs, tmp_path):
     work, out = tmp_path / "work", tmp_path / "dataset"
     plan = make_plan("Res2P", inputs, jets_per_file=100, seed=3, ntuples_per_scatter=5)
     save_plan(plan, work / "plan.json")
-    scatter(plan, 0, work / "scatter" / shard_name(0))
+    for g in range(len(plan["groups"])):  # one scatter group per split at least (splits by job)
+        scatter(plan, g, work / "scatter" / shard_name(g))
     for index, name in enumerate(plan["files"]):
         assert gather(plan, index, work / "scatter", work / "files" / name)["sha256"]
     tarball(plan, 0, work / "files", work / "tar" / plan["tarballs"][0]["file"])

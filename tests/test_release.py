@@ -26,35 +26,38 @@ def published_sample():
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("release")
-    pack_category("Res2P", res2p_inputs(tmp), tmp / "dataset", jets_per_file=30, seed=5, basket=8)  # 7 files, 4:1:1
+    pack_category("Res2P", res2p_inputs(tmp), tmp / "dataset", jets_per_file=30, seed=5, basket=8)  # train, val and test files (split by job)
     return tmp / "dataset"
 
 
 def test_release_layout_schema_row_groups_and_provenance(packed, tmp_path):
     summary = release(packed, tmp_path / "rel", row_group_jets=8)
     names = sorted(p.name for p in (tmp_path / "rel").iterdir())
-    assert names == sorted(["README.md", "release.json"] + [f"Res2P_{i:04d}.parquet" for i in range(7)])
     manifest = json.loads((packed / "Res2P.manifest.json").read_text())
+    n_files = len(manifest["files"])
+    assert names == sorted(["README.md", "release.json"] + [f"Res2P_{i:04d}.parquet" for i in range(n_files)])
     published = pq.ParquetFile(published_sample()).schema_arrow.remove_metadata()
     for entry in manifest["files"]:
         f = pq.ParquetFile(tmp_path / "rel" / entry["file"].replace(".root", ".parquet"))
         assert f.schema_arrow.remove_metadata().equals(published)  # the published column names and types
         md = f.metadata
         assert md.num_rows == entry["jets"] and md.num_row_groups == -(-entry["jets"] // 8)  # 30: 8+8+8+6
-        assert md.row_group(0).num_rows == 8 and md.row_group(0).column(0).compression == "ZSTD"
+        assert md.row_group(0).num_rows == min(8, entry["jets"]) and md.row_group(0).column(0).compression == "ZSTD"
         prov = json.loads(md.metadata[b"jetclass2.provenance"])
         assert md.metadata[b"jetclass2.split"].decode() == prov["split"] == entry["split"]
         assert prov["seed"] == 5 and prov["plan_id"] == manifest["plan_id"] and prov["versions"]["pyarrow"]
         assert {j["ntuple"] for j in prov["generation_jobs"]} == {i["path"] for i in manifest["inputs"]}
     # the same jets as the packed files, in order; the split travels with the single file
     ours = jetdata.get_data(packed, split="val", num_particles=200)
-    rel = jetdata.get_data(tmp_path / "rel" / "Res2P_0005.parquet", split="val", num_particles=200)
+    val = [e["file"].replace(".root", ".parquet") for e in manifest["files"] if e["split"] == "val"]
+    rel = jetdata.get_data([tmp_path / "rel" / f for f in val], split="val", num_particles=200)
     assert np.array_equal(ours.particles, rel.particles) and np.array_equal(ours.labels, rel.labels)
     assert summary["jets"] == manifest["jets"] == 195
     front = yaml.safe_load((tmp_path / "rel" / "README.md").read_text().split("---")[1])
     configs = {c["config_name"]: {d["split"]: d["path"] for d in c["data_files"]} for c in front["configs"]}
-    assert configs["Res2P"] == {"train": [f"Res2P_{i:04d}.parquet" for i in range(5)],
-                                "validation": ["Res2P_0005.parquet"], "test": ["Res2P_0006.parquet"]}
+    by_split = {hf: [e["file"].replace(".root", ".parquet") for e in manifest["files"] if e["split"] == ours_name]
+                for hf, ours_name in (("train", "train"), ("validation", "val"), ("test", "test"))}
+    assert configs["Res2P"] == by_split and all(by_split.values())
     label = next(f for f in front["dataset_info"][0]["features"] if f["name"] == "jet_label")
     assert list(label["dtype"]["class_label"]["names"].values()) == list(LABEL_NAMES) and len(LABEL_NAMES) == 188
 
