@@ -19,6 +19,7 @@ with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _f:
     _SCHEMA = yaml.safe_load(_f)
 config.update(workflow_config.coerce(dict(config), _SCHEMA))  # --config leaves nested values as strings
 try:
+    workflow_config.check_overrides(dict(workflow.config_settings.config))
     workflow_config.validate(config, _SCHEMA)
     PLAN = workflow_config.plan(
         config, apptainer=any(m.name == "APPTAINER" for m in workflow.deployment_settings.deployment_method)
