@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     ap = ArgumentParser(prog="generate", description=main.__doc__.split(":", 1)[1].strip())
     ap.add_argument("--sample", required=True, help="a sample of the samples config (Res2P_neutral, Res2P_charged, Res34P, QCD)")
     ap.add_argument("--job", type=integer(minimum=0), required=True, help="job index (selects the grid points and seeds)")
-    ap.add_argument("--events", type=integer(minimum=1), required=True, help="number of events")
+    ap.add_argument("--events", type=integer(minimum=0), required=True, help="number of events")
     ap.add_argument("--seed", type=integer(minimum=0), default=1, help="production seed (config)")
     ap.add_argument("-o", "--output", help="output Delphes-format ROOT file (grid points: OUTPUT.gridpoints.json)")
     ap.add_argument("--samples-config", default=None, help=f"default {samples.DEFAULT_SAMPLES_CONFIG}")

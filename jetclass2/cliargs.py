@@ -86,7 +86,7 @@ def check_paths(inputs=(), outputs=(), output_dirs=()) -> None:
     for i, (opt, path) in enumerate(inputs):
         for opt2, path2 in inputs[:i]:
             if same_file(path, path2):
-                what = "given twice as input" if opt == opt2 else f"given as {opt2} and as {opt}"
+                what = "listed twice as input" if opt == opt2 else f"given as {opt2} and as {opt}"
                 raise UsageError(f"{path}: {what}")
     for i, (opt, path) in enumerate(outputs):
         for opt2, path2 in inputs + outputs[:i]:

@@ -75,7 +75,7 @@ NUMERIC = {  # tool -> option -> bad values
     "ntuplize": {"--jet-radius": BAD_FLOAT + ZERO + NEGATIVE, "--min-jet-pt": BAD_FLOAT + NEGATIVE,
                  "--max-jet-abs-eta": BAD_FLOAT + ZERO + NEGATIVE, "--chunk": NOT_INT + ZERO + NEGATIVE},
     "fastsim": {"--pileup": BAD_FLOAT + NEGATIVE, "--seed": NOT_INT + NEGATIVE, "--batch": NOT_INT + ZERO + NEGATIVE},
-    "generate": {"--job": NOT_INT + NEGATIVE, "--events": NOT_INT + ZERO + NEGATIVE, "--seed": NOT_INT + NEGATIVE,
+    "generate": {"--job": NOT_INT + NEGATIVE, "--events": NOT_INT + NEGATIVE, "--seed": NOT_INT + NEGATIVE,
                  "--events-per-grid-point": NOT_INT + ZERO + NEGATIVE, "--pileup-mean": BAD_FLOAT + NEGATIVE,
                  "--min-pt": BAD_FLOAT + NEGATIVE, "--batch": NOT_INT + ZERO + NEGATIVE},
     "pileup-library": {"--events": NOT_INT + ZERO + NEGATIVE, "--seed": NOT_INT + NEGATIVE},
@@ -163,13 +163,13 @@ def test_output_equal_to_the_card_or_config_is_refused(capsys, shared_dir, small
 
 def test_the_same_input_twice_is_refused(capsys, shared_dir, small, tmp_path):
     """Given twice, every jet was written twice."""
-    one_line(capsys, "ntuplize", small, small, "-o", tmp_path / "jets.root", expect=[small, "given twice"])
-    one_line(capsys, "ntuplize", small, tmp_path / "." / "a.root", "-o", tmp_path / "jets.root", expect=["given twice"])
+    one_line(capsys, "ntuplize", small, small, "-o", tmp_path / "jets.root", expect=[small, "listed twice"])
+    one_line(capsys, "ntuplize", small, tmp_path / "." / "a.root", "-o", tmp_path / "jets.root", expect=["listed twice"])
     ntuple = shared_dir / NTUPLE
     one_line(capsys, "pack-plan", "--category", "Res2P", "--inputs", ntuple, ntuple, "-o", tmp_path / "plan.json",
-             expect=[ntuple, "given twice"])
+             expect=[ntuple, "listed twice"])
     one_line(capsys, "pack", "--category", "Res2P", "--inputs", ntuple, ntuple, "--outdir", tmp_path / "d",
-             expect=["given twice"])
+             expect=["listed twice"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.root"]
 
 
