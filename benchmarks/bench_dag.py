@@ -18,6 +18,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,8 @@ def count(log: str) -> dict:
 def dry_run(work: Path, config: Path, *args) -> tuple[tuple[float, float], dict]:
     cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(config), *args]
+    if shutil.which("lhapdf-config") is None:  # the reference's LHAPDF sets are absent: built-in PDFs (same DAG)
+        cmd += ["--config", "container={pdf: builtin}"]
     t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t0

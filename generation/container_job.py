@@ -34,7 +34,7 @@ from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, inside, i
 from jetclass2.logs import setup_cli_logging
 from jetclass2.resources import resolve
 
-from . import samples
+from . import pdfsets, samples
 
 log = logging.getLogger("run-container-job")
 
@@ -160,10 +160,6 @@ def delphes_card_text(card: Path, pileup: Path | None, seed: int, mean_pileup: f
     return f"# written by run-container-job from {card}\nset RandomSeed {seed}\n" + text
 
 
-def _lhapdf_needed(texts: list[str]) -> bool:
-    return any(re.search(r"^\s*set\s+pdlabel\s+lhapdf\b", t, re.MULTILINE) or "LHAPDF6:" in t for t in texts)
-
-
 # ---------------------------------------------------------------------------------------------
 # one job
 
@@ -194,6 +190,10 @@ def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path,
     if cores < 1:
         raise JobError(f"{name}: inputs: cores must be >= 1, got {cores}")
     delphes_card_text(card, pileup, 1, mean_pileup, name)  # a card that needs a pile-up file fails here, before any work
+    try:  # the workflow checks this at its dry run; a job started by hand checks it here, before any work
+        pdfsets.check(samples.load_config(samples_config), pdf, key="--pdf")
+    except pdfsets.PDFSetError as exc:
+        raise JobError(f"{name}: PDFs: {exc}") from None
 
     with raise_on_sigterm():
         shutil.rmtree(workdir, ignore_errors=True)  # a failed attempt's leftovers
@@ -203,10 +203,6 @@ def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path,
         resonant = (workdir / PROCESS_CARD).is_file()
         tools = ["DelphesPythia8"] + (["mg5_aMC", "gfortran", "make"] if resonant else []) + (["hadd"] if len(batches) > 1 else [])
         require_tools(name, tools)
-        texts = [p.read_text() for p in workdir.glob("batch_*/*")]
-        if _lhapdf_needed(texts) and shutil.which("lhapdf-config") is None:
-            raise JobError(f"{name}: cards: the cards use LHAPDF sets and lhapdf-config is not on PATH "
-                           "(install LHAPDF with the sets, or use MadGraph's and Pythia's built-in PDFs: container.pdf: builtin)")
         process = _compile_process(steps, name, workdir, cores) if resonant else None
         files = []
         for b in batches:

@@ -22,10 +22,12 @@ import types
 import uuid
 
 import uproot
-import uproot.writing._cascade  # noqa: F401  (the modules whose clock stopped_clock stops)
-import uproot.writing._cascadetree  # noqa: F401
 
 from .atomic import check_output_path, output_errors, remove_stale_temporaries
+from .uproot_internals import require, unsupported
+
+#: uproot's writing modules whose clock stopped_clock stops (they ``import datetime``)
+CLOCK_MODULES = ("writing._cascade", "writing._cascadetree")
 
 #: ROOT's TDatime counts from 1995.
 DEFAULT_EPOCH = _datetime.datetime(1995, 1, 1)
@@ -67,6 +69,17 @@ def _writing_modules():
     """uproot's writing modules that read the clock (they ``import datetime``)."""
     return [m for name, m in sys.modules.items()
             if name.startswith("uproot.writing") and getattr(m, "datetime", None) is _datetime]
+
+
+def check_uproot() -> None:
+    """The installed uproot reads the clock where stopped_clock stops it (else: UnsupportedUproot)."""
+    require(__name__, *CLOCK_MODULES, "writing.recreate")
+    for name in CLOCK_MODULES:
+        if getattr(sys.modules[f"uproot.{name}"], "datetime", None) is not _datetime:
+            raise unsupported(__name__, f"uproot.{name}.datetime (the datetime module)")
+
+
+check_uproot()
 
 
 @contextlib.contextmanager

@@ -4,8 +4,9 @@
 >>> jets = load("results/dataset", split="train", categories=["Res2P"], labels=["X_bb", "X_QQ"],
 ...             branches=["part_px", "part_py", "jet_pt", "jet_label"], max_particles=128, library="np")
 
-Files are read one after the other (uproot for ROOT, pyarrow for parquet), in chunks, so
-:func:`iterate` never holds more than a chunk; :func:`load` concatenates. Label names are those of
+``dataset_dir`` may also be one file or a list of files (:mod:`jetdata.published`). Files are read
+one after the other (uproot for ROOT, pyarrow for parquet), in chunks: :func:`iterate` is lazy and
+never holds more than a chunk; :func:`load` reads everything selected into memory and concatenates. Label names are those of
 :mod:`ntuplizer.labels`; group names (``X_QQ``, ``QCD``, ...) those of :mod:`training.groups`.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -24,8 +26,12 @@ import uproot
 from ntuplizer.label_names import LABEL_INDEX, LABEL_NAMES
 from ntuplizer.schema import BRANCH_NAMES, BRANCHES
 from packing.categories import CATEGORY_LABELS
+from packing.fileio import PackingError
 from packing.plan import split_ranges
+from packing.store import category_entries, missing_manifests, require_intact
 from training.groups import GROUPS, label_groups
+
+from . import published
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +73,18 @@ def resolve_labels(labels) -> np.ndarray | None:
     return np.array(sorted(out), dtype=np.int64)
 
 
-def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]:
+def files(dataset_dir, split="train", categories=None, verify: bool = True) -> list[tuple[str, Path]]:
     """``(category, path)`` of the files of ``split`` (``train``, ``val``, ``test``, ``all`` or a list).
 
     With manifests (``{Category}.manifest.json``, our layout) the manifests say which file is in
-    which split. Without (the published release: ``{Category}_NNNN.parquet``, in any sub-folder),
+    which split, and (``verify``) the dataset is checked first (:func:`packing.store.require_intact`:
+    every file present, of its size, no extra file, the SHA-256 of files changed since the last check;
+    files of a category without its manifest): a damaged or incomplete dataset raises
+    :class:`DatasetError` naming the file. Without (the published release: ``{Category}_NNNN.parquet``, in any sub-folder),
     the split is by file index, 4:1:1, of the files found, which must be the whole release.
     """
+    if published.is_file_source(dataset_dir):  # one file or a list of files (jetdata.published)
+        return published.file_list(dataset_dir, _splits(split), categories, DatasetError)
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise DatasetError(f"{dataset_dir}: no such dataset directory")
@@ -81,11 +92,19 @@ def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]
     manifests = {p.name[: -len(".manifest.json")]: p for p in sorted(dataset_dir.glob("*.manifest.json"))}
     if manifests:
         cats = _categories(categories, manifests)
+        if verify:
+            try:
+                require_intact(dataset_dir, None if categories is None else cats)
+            except PackingError as exc:
+                raise DatasetError(f"dataset refused: {exc}") from None
         out = []
         for cat in cats:
             m = json.loads(manifests[cat].read_text())
             out += [(cat, manifests[cat].parent / f["file"]) for f in m["files"] if f["split"] in wanted and f["jets"] > 0]
         return out
+    ours = [c for c, names in category_entries(dataset_dir).items() if c in names]  # a category link: our layout
+    if ours and verify:  # whose manifests are gone (a killed pack-finalize): not a published release
+        raise DatasetError(f"dataset refused: {missing_manifests(dataset_dir, ours)[0]}")
     found: dict[str, dict[int, Path]] = {}
     for p in sorted(dataset_dir.rglob("*")):
         m = _FILE.match(p.name)
@@ -94,7 +113,12 @@ def files(dataset_dir, split="train", categories=None) -> list[tuple[str, Path]]
     if not found:
         raise DatasetError(f"{dataset_dir}: neither manifests nor {{Category}}_NNNN.parquet|root files")
     out = []
-    for cat in _categories(categories, found):
+    cats = _categories(categories, found)
+    splits = published.metadata_splits([p for c in cats for p in found[c].values()])
+    if splits is not None:  # our release: each file says its split
+        return [(c, found[c][i]) for s in SPLITS if s in wanted for c in cats for i in sorted(found[c])
+                if splits[found[c][i]] == s]
+    for cat in cats:
         by_index = found[cat]
         n = max(by_index) + 1
         if len(by_index) != n:
@@ -222,8 +246,9 @@ def iterate(dataset_dir, split="train", categories=None, labels=None, branches=N
     wanted = resolve_labels(labels)
     if wanted is not None and categories is None:  # read only categories that can hold the labels
         categories = [c for c, idx in CATEGORY_LABELS.items() if np.isin(idx, wanted).any()]
-        available = {c for c, _ in files(dataset_dir, "all")}
-        categories = [c for c in categories if c in available]
+        available = {c for c, _ in files(dataset_dir, "all", verify=False)}
+        # files of unknown category (e.g. a single published sample file) stay: their labels decide
+        categories = [c for c in categories if c in available] + sorted(available - set(CATEGORY_LABELS))
     read = names if wanted is None or "jet_label" in names else names + ["jet_label"]
     for _cat, path in files(dataset_dir, split, categories):
         for cols in _read_chunks(path, read, step_size):
@@ -242,7 +267,8 @@ def load(dataset_dir, split="train", categories=None, labels=None, branches=None
          library: str = "ak", max_jets: int | None = None, step_size: int = 100_000, pad_value=0):
     """The selected jets of a dataset, in file order.
 
-    dataset_dir    our ``results/dataset`` (manifests) or a folder with the published ``{Category}_NNNN.parquet``
+    dataset_dir    our ``results/dataset`` (manifests), a folder with the published ``{Category}_NNNN.parquet``,
+                   or one file or a list of files (:mod:`jetdata.published`)
     split          ``train``, ``val``, ``test``, ``all`` or a list of them
     categories     e.g. ``["Res2P", "QCD"]`` (default: all present, or those that can hold ``labels``)
     labels         label names (``X_bb``), group names (``X_QQ``, ``QCD``) or label indices; default all
@@ -258,7 +284,9 @@ def load(dataset_dir, split="train", categories=None, labels=None, branches=None
         n += len(chunk) if library == "ak" else len(next(iter(chunk.values())))
         if max_jets is not None and n >= max_jets:
             break
-    if not chunks:  # an empty selection
+    if not chunks:  # an empty selection: said, then an empty result (get_data raises instead)
+        warnings.warn(f"jetdata.load: no jets selected from {dataset_dir} (split={split!r}, categories={categories!r}, "
+                      f"labels={labels!r})", stacklevel=2)
         return ak.Array([]) if library == "ak" else {}
     if library == "ak":
         out = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]

@@ -10,7 +10,8 @@ gather   maps its batches of every shard, checks their number against the plan, 
          one column set, and writes ``{Category}_NNNN.root|parquet`` in its shuffled order,
          ``plan["basket"]`` jets (one ROOT basket per branch) at a time (the next basket is permuted
          in a second thread meanwhile), plus a JSON summary (jets,
-         labels, bytes, content hash; the SHA-256 is left to finalize, which reads every file anyway).
+         labels, bytes, content hash, SHA-256; finalize hashes the file again and refuses it if
+         it changed since).
 tarball  writes ``{Category}_AAAA-BBBB.tar`` of consecutive files, with fixed member metadata
          (same files => same bytes), plus a JSON summary with its SHA-256.
 
@@ -34,7 +35,7 @@ import pyarrow as pa
 from jetclass2.atomic import atomic_output, process_alive
 
 from . import columns
-from .fileio import PackingError, add_counts, label_counts, read_ntuple, write_packed
+from .fileio import PackingError, add_counts, count_nonfinite, label_counts, read_ntuple, write_packed
 from .plan import STAGE_GATHER, STAGE_SCATTER, check_labels, rng_for
 from .reproducible import FIXED_EPOCH
 
@@ -100,6 +101,7 @@ def scatter(plan: dict, group: int, output) -> dict:
                 n_read, labels = 0, {}
                 for cols in read_ntuple(info["path"], chunk):
                     n = columns.n_jets(cols)
+                    _refuse_nonfinite(info["path"], cols)
                     d = dest[pos + n_read:pos + n_read + n]
                     if len(d) != n:
                         raise PackingError(f"{info['path']}: more jets than the plan counted ({info['jets']}): "
@@ -122,6 +124,15 @@ def scatter(plan: dict, group: int, output) -> dict:
     log.info("%s: scatter group %d: %d jets from %d ntuples -> %s (%d batches) in %.2f s (%.0f jets/s), CPU %.2f s",
              plan["category"], group, len(dest), len(inputs), output, len(batch_dest), dt, len(dest) / max(dt, 1e-9), cpu)
     return seen
+
+
+def _refuse_nonfinite(path, cols: dict) -> None:
+    """A NaN or infinite value in any branch written makes the ntuple unusable: refused, named."""
+    bad = count_nonfinite(cols)
+    if bad:
+        name = next(iter(bad))
+        raise PackingError(f"{path}: {bad[name]} non-finite values (NaN or inf) in {name}"
+                           + (f" and {len(bad) - 1} more branches" if len(bad) > 1 else "") + ": not packed")
 
 
 def read_shard_part(plan: dict, group: int, path, index: int) -> list[pa.RecordBatch]:
@@ -172,7 +183,7 @@ def gather(plan: dict, index: int, shard_dir, output) -> dict:
     # no lock: the same plan gives the same bytes, so two runs of this job may overlap harmlessly
     remove_stale_temporaries(output)
     summary = write_packed(output, chunks, fmt=plan["format"], compression=plan["compression"] or "lz4",
-                           baskets=-(-n // basket), sha256=False)  # finalize hashes every file once
+                           baskets=-(-n // basket), sha256=True)  # finalize re-checks it before committing
     summary["plan_id"] = plan["plan_id"]
     summary["index"] = index
     with atomic_output(summary_path(output)) as tmp:

@@ -141,6 +141,9 @@ def make_plan(category: str, inputs, jets_per_file: int = 100_000, seed: int = 1
         if other != info["path"]:
             raise PackingError(f"{info['path']}: holds the same jets as {other} (duplicate input)")
     n_jets = sum(i["jets"] for i in infos)
+    if n_jets == 0:  # a 0-jet category would replace a valid one
+        more = f" (nor any of the other {len(infos) - 1} inputs)" if len(infos) > 1 else ""
+        raise PackingError(f"{infos[0]['path']}: no jets (empty tree){more}: category {category} would be empty")
     n_files = max(1, -(-n_jets // jets_per_file))
     capacity = np.full(n_files, jets_per_file, dtype=np.int64)
     capacity[-1] = n_jets - jets_per_file * (n_files - 1)

@@ -20,10 +20,26 @@ import struct
 import awkward as ak
 import numpy as np
 import uproot
-import uproot.writing._cascadetree as _cascadetree
 
 from jetclass2.rootfile import ReproducibleFile
+from jetclass2.uproot_internals import require, require_attributes
 from ntuplizer.writer import BRANCH_LAYOUT, TREE_NAME, branch_types
+
+#: uproot's internals the basket writers below use (module level, and of a tree being written)
+UPROOT_INTERNALS = ("reading._key_format_big.pack", "reading._key_format_big.size", "_util.datetime_to_code",
+                    "serialization.string", "models.TBasket._tbasket_format2", "compression.compress",
+                    "const.kMaxTBasketBytes", "writing._cascadetree.datetime", "writing._cascadetree.Tree.write_np_basket",
+                    "writing._cascadetree.Tree.write_jagged_basket", "writing._cascadetree.Tree.extend")
+TREE_INTERNALS = ("_branch_data", "_freesegments", "_directory", "_name", "_num_baskets", "_basket_capacity")
+
+
+def check_uproot() -> None:
+    """The installed uproot has what the basket writers use (else: UnsupportedUproot)."""
+    require(__name__, *UPROOT_INTERNALS)
+
+
+check_uproot()
+import uproot.writing._cascadetree as _cascadetree  # noqa: E402  (checked above)
 
 #: ``--compression`` choices -> uproot codecs (LZ4: fast to write and to read; zstd/zlib: smaller)
 CODECS = {"lz4": uproot.LZ4(1), "zstd": uproot.ZSTD(1), "zlib": uproot.ZLIB(1), "none": None}
@@ -80,6 +96,7 @@ def _install_fast_baskets(tree, skip_incompressible: bool = True) -> dict:
     basket the codec cannot shrink by 3% (uproot then stores it uncompressed anyway: most float
     branches under LZ4) is not compressed again. Returns branch -> uproot's (big-endian) dtype.
     """
+    require_attributes(__name__, tree, *TREE_INTERNALS)
     big = {d["fName"]: d["dtype"] for d in tree._branch_data if d["kind"] != "record"}
     raw = (set(), set()) if skip_incompressible else None  # branches seen, branches written uncompressed
 
@@ -135,6 +152,7 @@ class PackedTreeWriter:
                                   counter_name=lambda collection: f"n{collection}",
                                   initial_basket_capacity=self.baskets + 2)
             if self.fast:
+                require_attributes(__name__, self._tree, "_cascading")
                 _install_fast_baskets(self._tree._cascading, self.skip_incompressible)
                 self._native = [(d, d["dtype"], d["dtype"].newbyteorder("="))
                                 for d in self._tree._cascading._branch_data if d["kind"] != "record"]

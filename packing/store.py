@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import uproot
+
+from jetclass2.atomic import atomic_output
 
 from . import columns
 from .categories import CATEGORY_LABELS
@@ -58,10 +61,11 @@ def _fsync_dir(path: Path) -> None:
 def build_manifest(plan: dict, files_dir, tar_dir, jobs: int = 4, hashed: dict | None = None) -> dict:
     """The manifest of a packed category from the gather and tarball summaries; checks conservation.
 
-    The gather jobs do not hash their files (it was a third of their time and finalize reads every
-    file anyway): their SHA-256 is computed here, ``jobs`` files at a time; ``hashed`` (if given)
-    receives the size, modification time and inode of each file hashed, so that :func:`commit`
-    does not hash the same file again.
+    Every file and tarball is hashed again here (``jobs`` at a time) and compared with the SHA-256
+    its job recorded when it wrote it: a file damaged in between is refused, named. An empty
+    category or a file with non-finite values is refused too. ``hashed`` (if given) receives the
+    size, modification time and inode of each file hashed, so that :func:`commit` does not hash
+    the same file again.
     """
     files_dir, tar_dir = Path(files_dir), Path(tar_dir)
     cat = plan["category"]
@@ -80,17 +84,24 @@ def build_manifest(plan: dict, files_dir, tar_dir, jobs: int = 4, hashed: dict |
                       "labels": {str(k): v for k, v in sorted((int(k), v) for k, v in s["labels"].items())},
                       "bytes": s["bytes"], "sha256": s["sha256"], "content_hash": s["content_hash"],
                       "nonfinite": s.get("nonfinite", {})})
-    todo = [f for f in files if not f["sha256"]]
+    # every file hashed again here and compared with the SHA-256 its gather job recorded: a byte
+    # changed between gather and finalize is caught, naming the file, before anything is committed
     with ThreadPoolExecutor(max(1, jobs)) as pool:  # hashlib releases the GIL
-        for f, digest in zip(todo, pool.map(lambda f: sha256_file(files_dir / f["file"]), todo)):
+        for f, digest in zip(files, pool.map(lambda f: sha256_file(files_dir / f["file"]), files)):
+            _check_recorded(files_dir / f["file"], f["sha256"], digest, "gather")
             f["sha256"] = digest
             if hashed is not None:
                 hashed[f["file"]] = _stat_key(files_dir / f["file"])
+    for f in files:
+        if f["nonfinite"]:
+            raise PackingError(f"{files_dir / f['file']}: non-finite values (NaN or inf) {f['nonfinite']}: not committed")
     labels_in = {int(k): v for k, v in plan["labels"].items()}
     if labels_out != labels_in or sum(f["jets"] for f in files) != plan["jets"]:
         diff = {k: (labels_in.get(k, 0), labels_out.get(k, 0)) for k in sorted(set(labels_in) | set(labels_out))
                 if labels_in.get(k, 0) != labels_out.get(k, 0)}
         raise PackingError(f"{cat}: jet conservation failed (label: jets in, jets out) {diff}")
+    if plan["jets"] == 0:
+        raise PackingError(f"{cat}: no jets in the {len(plan['inputs'])} input ntuples: an empty category is not committed")
     tarballs = []
     for spec in plan["tarballs"]:
         path = tar_dir / spec["file"]
@@ -98,6 +109,11 @@ def build_manifest(plan: dict, files_dir, tar_dir, jobs: int = 4, hashed: dict |
         if not path.is_file() or path.stat().st_size != s["bytes"]:
             raise PackingError(f"{path}: tarball missing or of the wrong size")
         tarballs.append({"file": spec["file"], "members": s["members"], "bytes": s["bytes"], "sha256": s["sha256"]})
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for t, digest in zip(tarballs, pool.map(lambda t: sha256_file(tar_dir / t["file"]), tarballs)):
+            _check_recorded(tar_dir / t["file"], t["sha256"], digest, "tarball")
+            if hashed is not None:
+                hashed[t["file"]] = _stat_key(tar_dir / t["file"])
     return {
         "manifest_version": MANIFEST_VERSION, "category": cat, "format": plan["format"],
         "compression": plan["compression"], "jets": plan["jets"], "jets_per_file": plan["jets_per_file"],
@@ -109,6 +125,12 @@ def build_manifest(plan: dict, files_dir, tar_dir, jobs: int = 4, hashed: dict |
         "reproducible": "bytes",
         "files": files, "tarballs": tarballs,
     }
+
+
+def _check_recorded(path: Path, recorded, digest: str, job: str) -> None:
+    if recorded and recorded != digest:
+        raise PackingError(f"{path}: SHA-256 {digest[:16]}... differs from the {recorded[:16]}... its {job} job recorded: "
+                           f"the file changed after it was written (delete it and rerun the {job} job)")
 
 
 def _read_summary(path: Path, plan: dict) -> dict:
@@ -218,6 +240,7 @@ def commit(outdir, manifest: dict, sources: dict[str, Path], jobs: int = 4, lock
             problems = _check_files(version, manifest["files"] + manifest["tarballs"], jobs, hashed)
             if problems:
                 raise PackingError("new version failed its check, the live dataset is unchanged: " + "; ".join(problems[:5]))
+            write_stamp(version / manifest_name(cat))  # every file was just checked: readers need not hash it again
             for f in [version, *version.iterdir()]:
                 if f.is_file():
                     with open(f, "rb") as fh:
@@ -268,6 +291,10 @@ def finalize(plan: dict, work, outdir, jobs: int = 4, lock: bool = True) -> dict
 
 # --- verification ----------------------------------------------------------------------------------
 
+# names that belong to a category in a dataset directory: its data files and tarballs
+_DATA_NAME = re.compile(r"^(?P<cat>[A-Za-z][A-Za-z0-9]*)_(?:\d{4,}\.(?:root|parquet)|\d{4,}-\d{4,}\.tar)$")
+
+
 def manifests_in(dataset_dir, categories=None) -> dict[str, Path]:
     """Category -> manifest path of a dataset directory (only plain category names)."""
     dataset_dir = Path(dataset_dir)
@@ -284,13 +311,125 @@ def manifests_in(dataset_dir, categories=None) -> dict[str, Path]:
     return found
 
 
+def category_entries(dataset_dir) -> dict[str, list[str]]:
+    """Category -> its data files and tarballs in ``dataset_dir`` (dangling links too) and its ``C`` link."""
+    out: dict[str, list[str]] = {}
+    try:
+        entries = sorted(Path(dataset_dir).iterdir())
+    except OSError:
+        return out
+    for p in entries:
+        m = _DATA_NAME.match(p.name)
+        if m:
+            out.setdefault(m["cat"], []).append(p.name)
+        elif p.name.isalnum() and p.is_symlink():
+            out.setdefault(p.name, []).append(p.name)
+    return out
+
+
+def missing_manifests(dataset_dir, categories=None) -> list[str]:
+    """One line per category without a manifest: requested (``categories``) or, without
+    ``categories``, whose files are in the directory (a killed or failed pack-finalize)."""
+    dataset_dir = Path(dataset_dir)
+    have = manifests_in(dataset_dir)
+    entries = category_entries(dataset_dir)
+    wanted = list(categories) if categories else sorted(entries)
+    problems = []
+    for cat in wanted:
+        if cat in have:
+            continue
+        names = entries.get(cat, [])
+        files = f", while {len(names)} of its files exist ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}): " \
+                "a killed or failed pack-finalize? rerun it" if names else ": category not packed"
+        problems.append(f"{dataset_dir / manifest_name(cat)}: missing{files}")
+    return problems
+
+
+def _extras(manifest_path: Path, m: dict) -> list[str]:
+    """Files of the category in the dataset directory (and in its version folder) that its manifest does not list."""
+    directory, cat = manifest_path.parent, m.get("category")
+    listed = {e.get("file") for e in m.get("files", []) + m.get("tarballs", [])}
+    problems = []
+    for name in category_entries(directory).get(cat, []):
+        if name != cat and name not in listed:
+            problems.append(f"{directory / name}: extra file of {cat}, not in its manifest")
+    real = manifest_path.resolve().parent
+    if real != directory.resolve():  # the version folder the manifest link points into
+        for p in sorted(real.iterdir()):
+            if not p.name.startswith(".") and p.name != manifest_name(cat) and p.name not in listed:
+                problems.append(f"{p}: extra file of {cat}, not in its manifest")
+    return problems
+
+
+def stamp_path(manifest_path) -> Path:
+    """The stamp of the last complete check of a category, beside its real manifest (its version folder)."""
+    real = Path(manifest_path).resolve()
+    return real.parent / f".{real.name[: -len('.manifest.json')]}.verified.json"
+
+
+def _stamped_files(manifest_path: Path, since: dict | None) -> dict:
+    """File -> stat key of the stamp ``since`` (else the category's stamp file) if it is of this manifest."""
+    if since is None:
+        try:
+            since = json.loads(stamp_path(manifest_path).read_text())
+        except (OSError, ValueError):
+            return {}
+    try:
+        cat = json.loads(manifest_path.read_text()).get("category")
+    except (OSError, ValueError):
+        return {}
+    earlier = (since or {}).get(cat, {})
+    return earlier.get("files", {}) if earlier.get("manifest_sha256") == sha256_file(manifest_path) else {}
+
+
+def _changed(directory: Path, entries: list[dict], stamped: dict) -> list[dict]:
+    """Entries whose file is missing or changed (size, modification time, inode) since ``stamped``."""
+    out = []
+    for e in entries:
+        key = _stat_key(directory / e["file"])
+        if key is None or key != stamped.get(e["file"]):
+            out.append(e)
+    return out
+
+
+def write_stamp(manifest_path) -> None:
+    """Record a complete check of the category (best effort: a read-only dataset keeps none)."""
+    manifest_path = Path(manifest_path)
+    try:
+        cat = json.loads(manifest_path.read_text())["category"]
+        with atomic_output(stamp_path(manifest_path)) as tmp:
+            tmp.write_text(json.dumps({cat: stamp(manifest_path)}, sort_keys=True))
+    except (OSError, ValueError, KeyError) as exc:
+        log.debug("%s: no stamp written (%s)", manifest_path, exc)
+
+
+def quick_check(manifest_path, jobs: int = 4) -> list[str]:
+    """The cheap check of a category that readers make: every file present and of its size, no
+    extra file, and the SHA-256 of every file changed since the last complete check (its stamp;
+    without one: of every file, and the stamp is written when all is right)."""
+    manifest_path = Path(manifest_path)
+    try:
+        m = json.loads(manifest_path.read_text())
+        entries = m["files"] + m["tarballs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{manifest_path}: unreadable manifest ({type(exc).__name__}: {exc})"]
+    if not m.get("jets") or not m["files"]:
+        return [f"{manifest_path}: an empty category (0 jets)"]
+    todo = _changed(manifest_path.parent, entries, _stamped_files(manifest_path, None))
+    problems = _check_files(manifest_path.parent, todo, jobs) + _extras(manifest_path, m)
+    if todo and not problems:
+        write_stamp(manifest_path)
+    return problems
+
+
 def verify_category(manifest_path, content: bool = False, jobs: int = 4, since: dict | None = None) -> list[str]:
     """Problems of one category against its manifest (empty list: all good).
 
-    Checks every file's and tarball's size and SHA-256, every file's jet and label counts (its
-    ``jet_label`` branch), the totals, labels of the category only and, with ``content``, the
-    content hash of every file's arrays. ``since`` (a stamp of an earlier verification) skips the
-    SHA-256 of files whose size and modification time have not changed.
+    Checks every file's and tarball's presence, size and SHA-256, that no other file of the
+    category is there, every file's jet and label counts (its ``jet_label`` branch), the totals,
+    labels of the category only and, with ``content``, the content hash of every file's arrays.
+    ``since`` (a stamp of an earlier verification) skips the SHA-256 of files whose size,
+    modification time and inode have not changed.
     """
     manifest_path = Path(manifest_path)
     directory = manifest_path.parent
@@ -302,11 +441,12 @@ def verify_category(manifest_path, content: bool = False, jobs: int = 4, since: 
     problems = []
     if manifest_path.name != manifest_name(str(cat)):
         problems.append(f"{manifest_path}: manifest of category {cat!r}")
+    if not m.get("jets") or not m.get("files"):
+        problems.append(f"{manifest_path}: an empty category (0 jets)")
     entries = m.get("files", []) + m.get("tarballs", [])
-    earlier = (since or {}).get(cat, {})
-    stamp = earlier.get("files", {}) if earlier.get("manifest_sha256") == sha256_file(manifest_path) else {}
-    to_hash = [e for e in entries if _stat_key(directory / e["file"]) != stamp.get(e["file"])]
+    to_hash = _changed(directory, entries, _stamped_files(manifest_path, since) if since is not None else {})
     problems += _check_files(directory, to_hash, jobs)
+    problems += _extras(manifest_path, m)
     bad = {p.split(":", 1)[0] for p in problems}
     total, labels_total = 0, {}
     allowed = set(CATEGORY_LABELS.get(cat, np.zeros(0)).tolist())
@@ -360,14 +500,40 @@ def stamp(manifest_path) -> dict:
             "files": {e["file"]: _stat_key(manifest_path.parent / e["file"]) for e in m["files"] + m["tarballs"]}}
 
 
-def verify_dataset(dataset_dir, categories=None, content: bool = False, jobs: int = 4, since: dict | None = None):
-    """``(problems, stamp)`` for every category of a dataset directory (shared lock per category)."""
+def verify_dataset(dataset_dir, categories=None, content: bool = False, jobs: int = 4, since: dict | None = None,
+                   quick: bool = False):
+    """``(problems, stamps)`` for every category of a dataset directory (shared lock per category).
+
+    ``categories``: those that must be there (default: every category with a manifest or files;
+    files without a manifest are a problem). ``quick``: :func:`quick_check` (what readers do)
+    instead of the complete :func:`verify_category`.
+    """
     dataset_dir = Path(dataset_dir)
-    problems, stamps = [], {}
-    for cat, mp in manifests_in(dataset_dir, categories).items():
+    problems, stamps = missing_manifests(dataset_dir, categories), {}
+    found = manifests_in(dataset_dir)
+    for cat, mp in found.items():
+        if categories and cat not in categories:
+            continue
+        if quick:  # no lock: readers must not wait for a pack (they see the old or the new version)
+            problems += quick_check(mp, jobs=jobs)
+            continue
         with file_lock(category_lock(dataset_dir, cat), shared=True, what=f"verify {cat}"):
-            found = verify_category(mp, content=content, jobs=jobs, since=since)
-            problems += found
-            if not found:
+            found_here = verify_category(mp, content=content, jobs=jobs, since=since)
+            problems += found_here
+            if not found_here:
                 stamps[cat] = stamp(mp)
+                write_stamp(mp)
     return problems, stamps
+
+
+class DatasetDamaged(PackingError):
+    """A dataset that fails its check; the message is the first problem (one line naming the file)."""
+
+
+def require_intact(dataset_dir, categories=None, jobs: int = 4) -> None:
+    """Raise :class:`DatasetDamaged` unless :func:`quick_check` passes for ``categories`` (default:
+    every category of the directory); what training, evaluation and the loader call before reading."""
+    problems, _ = verify_dataset(dataset_dir, categories, jobs=jobs, quick=True)
+    if problems:
+        more = f" (and {len(problems) - 1} more problems: run verify-dataset {dataset_dir})" if len(problems) > 1 else ""
+        raise DatasetDamaged(problems[0] + more)

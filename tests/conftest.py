@@ -21,6 +21,18 @@ def _find_shared() -> Path:
 SHARED = _find_shared()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_writes_under_home(tmp_path_factory):
+    """Tests write nothing under ~: caches that follow $XDG_CACHE_HOME (Snakemake's source cache,
+    matplotlib, pip) go to a session directory, and onnxruntime (imported by the tests and weaver)
+    keeps no telemetry device id (~/.cache/Microsoft/DeveloperTools/.onnxruntime) with
+    ORT_DISABLE_TELEMETRY. Subprocesses inherit both."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
+        mp.setenv("ORT_DISABLE_TELEMETRY", "1")
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The read-only reference data directory (../shared next to the checkout)."""

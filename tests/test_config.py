@@ -122,8 +122,9 @@ def test_config_strings_are_typed_as_the_schema_says():
 
 
 def test_dry_run_types_config_values_and_stops_on_traps(tmp_path):
+    # its own results directory: what a production left in the checkout's results/ changes no planned job
     rc, out = dry_run("-p", "--config", "samples={QCD: {jobs: 1, events_per_job: 9}}", "generation={min_pt: null}",
-                      "pack={split: [2, 1, 1]}")
+                      "pack={split: [2, 1, 1]}", f"results={tmp_path / 'results'}")
     assert rc == 0, out[-2000:]
     assert "generate --sample QCD --job $((10#00000)) --events 9 " in out and "--min-pt" not in out
     rc, out = dry_run("--config", "pack={split: [0, 0, 0]}")

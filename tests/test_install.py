@@ -2,8 +2,10 @@
 import importlib.util
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -27,9 +29,26 @@ def _sources() -> list[str]:
 SOURCES = _sources()
 
 
+def _see_dependencies_of_this_interpreter(py: Path) -> None:
+    """Let the venv of ``py`` import the dependencies installed for the interpreter running the tests.
+
+    ``venv --system-site-packages`` would give the base Python's site-packages, which lack them when the
+    tests themselves run in a virtual environment. A .pth file listing this interpreter's site-packages
+    adds them after the venv's own (so the installed wheel comes first); as plain path lines, the
+    ``.pth`` files there (an editable install of the checkout) are not executed.
+    """
+    dirs = [sysconfig.get_paths()[k] for k in ("purelib", "platlib")] + site.getsitepackages()
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        dirs.append(site.getusersitepackages())
+    r = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                       capture_output=True, text=True, check=True)
+    target = Path(r.stdout.strip())
+    (target / "_jetclass2_test_parent_site.pth").write_text("".join(f"{d}\n" for d in dict.fromkeys(dirs)))
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
-    """A virtual environment (system site packages for the dependencies) with the project's wheel installed."""
+    """A virtual environment (seeing this interpreter's packages for the dependencies) with the project's wheel installed."""
     if importlib.util.find_spec("setuptools") is None:  # the build backend (it builds wheels itself since 70.1)
         pytest.skip("building the wheel offline needs setuptools in this environment")
     tmp = tmp_path_factory.mktemp("install")
@@ -45,9 +64,10 @@ def venv(tmp_path_factory):
     r = run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src), "-w", str(tmp / "dist"))
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = (tmp / "dist").glob("jetclass2_production-*.whl")
-    r = run(sys.executable, "-m", "venv", "--system-site-packages", str(tmp / "venv"))
+    r = run(sys.executable, "-m", "venv", str(tmp / "venv"))
     assert r.returncode == 0, r.stderr[-2000:]
     py = tmp / "venv" / "bin" / "python"
+    _see_dependencies_of_this_interpreter(py)
     r = run(str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall", str(wheel))
     assert r.returncode == 0, r.stderr[-2000:]
     shutil.rmtree(src)  # nothing of the checkout is left to fall back on

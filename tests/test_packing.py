@@ -284,9 +284,11 @@ def test_flat_dataset_of_the_earlier_layout_is_replaced_after_the_swap(inputs, p
         (flat / f["file"]).write_bytes((out / f["file"]).read_bytes())
     (flat / "Res2P.manifest.json").write_text((out / "Res2P.manifest.json").read_text())
     (flat / "QCD_0000.root").write_text("another category: untouched")
-    assert verify_dataset(flat)[0] == []
+    assert verify_dataset(flat, ["Res2P"])[0] == []
+    # without --categories every category is checked: a QCD file without its manifest is named
+    assert [p.split(": ")[1] for p in verify_dataset(flat)[0]] == ["missing, while 1 of its files exist (QCD_0000.root)"]
     new = pack_category("Res2P", inputs, flat, jets_per_file=50, seed=3)
-    assert verify_dataset(flat)[0] == [] and len(new["files"]) == 4
+    assert verify_dataset(flat, ["Res2P"])[0] == [] and len(new["files"]) == 4
     for f in new["files"] + new["tarballs"]:
         assert os.readlink(flat / f["file"]) == f"Res2P/{f['file']}"
     assert not (flat / "Res2P_0004.root").exists() and not (flat / "Res2P_0000-0002.tar").exists()

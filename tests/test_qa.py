@@ -10,7 +10,9 @@ from packing_helpers import reference_dir, res2p_inputs
 from jetdata import qa
 from ntuplizer.schema import BRANCH_NAMES
 from ntuplizer.writer import write_jets
+from packing.fileio import PackingError, read_ntuple, write_packed
 from packing.pack import pack_category
+from packing.store import commit
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,15 @@ def test_nan_jets_fail_the_report(tmp_path):
     sd = ak.to_numpy(jets.jet_sdmass).copy()
     sd[3] = np.nan
     write_jets(tmp_path / "nan.root", ak.with_field(jets, sd, "jet_sdmass"))
-    m = pack_category("Res2P", [tmp_path / "nan.root"], tmp_path / "dataset", jets_per_file=7)
+    with pytest.raises(PackingError, match="nan.root: 1 non-finite values"):  # pack refuses them now
+        pack_category("Res2P", [tmp_path / "nan.root"], tmp_path / "dataset", jets_per_file=7)
+    # a dataset packed before pack refused them: its manifest counts them, and QA fails it
+    packed = tmp_path / "old" / "Res2P_0000.root"
+    f = write_packed(packed, read_ntuple(tmp_path / "nan.root", 100))
+    f.update(split="train", labels={str(k): v for k, v in f["labels"].items()})
+    m = {"category": "Res2P", "format": "root", "jets": f["jets"], "labels": f["labels"], "split": {"train": [0, 0]},
+         "inputs": [{"path": str(tmp_path / "nan.root"), "jets": f["jets"], "fingerprint": ""}], "files": [f], "tarballs": []}
+    commit(tmp_path / "dataset", m, {f["file"]: packed})
     assert sum(f["nonfinite"].get("jet_sdmass", 0) for f in m["files"]) == 1
     s = qa.category_report(tmp_path / "dataset", "Res2P", tmp_path / "qa")
     assert status(s, "finite values") == "FAIL" and s["status"] == "FAIL"

@@ -16,6 +16,24 @@ import uproot
 import yaml
 
 
+def require_intact(manifests) -> None:
+    """Refuse a damaged or incomplete dataset before reading it (:func:`packing.store.require_intact`:
+    sizes and stamps, SHA-256 of files changed since the last check); raises ``ValueError`` naming the file."""
+    from packing.store import require_intact as check
+
+    by_dir: dict[Path, list[str]] = {}
+    for m in manifests:
+        m = Path(m)
+        if not m.name.endswith(".manifest.json"):
+            raise ValueError(f"{m}: not a pack manifest ({{Category}}.manifest.json)")
+        by_dir.setdefault(m.parent, []).append(m.name[: -len(".manifest.json")])
+    for directory, cats in by_dir.items():
+        try:
+            check(directory, cats)
+        except Exception as exc:  # PackingError: one line naming the file
+            raise ValueError(f"dataset refused: {exc}") from None
+
+
 def files_of(manifests, split: str) -> dict[str, list[Path]]:
     """Category -> packed files of ``split`` listed in the manifests."""
     out = {}
@@ -44,6 +62,11 @@ def main(argv=None):
     ap.add_argument("--named", action="store_true", help="prefix each file with its category (weaver groups)")
     ap.add_argument("--data-config", help="leave out files in which this configuration's selection keeps no jet")
     a = ap.parse_args(argv)
+    try:
+        require_intact(a.manifests)
+    except ValueError as exc:
+        print(f"file_lists: error: {exc}", file=sys.stderr)
+        return 2
     selection = None
     if a.data_config:
         selection = (yaml.safe_load(Path(a.data_config).read_text()) or {}).get("selection")
@@ -60,4 +83,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -34,7 +34,7 @@ from jetclass2.atomic import atomic_output
 from jetclass2.logs import setup_cli_logging
 
 from .command import loader_plan, n_gpus, weaver_train_args
-from .file_lists import files_of, selected_jets
+from .file_lists import files_of, require_intact, selected_jets
 
 log = logging.getLogger("training.launch")
 
@@ -135,6 +135,10 @@ def _run(cmd: list[str], env: dict) -> int:
 def launch(opts: dict, *, manifests, data_config, model_prefix, weaver_log, output, weights: bool,
            dry_run: bool = False) -> list[str]:
     """Train or resume; returns the weaver command that was (or would be) run."""
+    try:  # weaver skips a file whose checksum fails and still exits 0: the dataset is checked first
+        require_intact(manifests)
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from None
     selection = (yaml.safe_load(Path(data_config).read_text()) or {}).get("selection")
     train = split_files(manifests, "train", selection)
     val = [f for files in split_files(manifests, "val", selection).values() for f, _ in files]

@@ -17,13 +17,14 @@ from pathlib import Path
 from jetclass2.atomic import atomic_output
 from jetclass2.logs import setup_cli_logging
 
-from .file_lists import files_of
+from .file_lists import files_of, require_intact
 
 
 def make_weights(manifests, data_config, output) -> Path:
     from weaver.utils.data.config import DataConfig
     from weaver.utils.data.preprocess import WeightMaker
 
+    require_intact(manifests)
     files = [str(p) for split in ("train", "val") for paths in files_of(manifests, split).values() for p in paths]
     if not files:
         raise ValueError(f"no train or val files in {', '.join(map(str, manifests))}")

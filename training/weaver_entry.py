@@ -8,8 +8,12 @@ DataLoader workers are forked from this process and inherit the setting.
 
 Usage: python -m training.weaver_entry WEAVER_ARGS...  (or torchrun ... -m training.weaver_entry ...)
 """
+import os
+
 import uproot
 
+# onnxruntime (weaver's ONNX evaluation) otherwise writes a telemetry device id under ~/.cache on import
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 uproot.reading.open.defaults["handler"] = uproot.MemmapSource
 
 from weaver.train import main  # noqa: E402

@@ -28,6 +28,23 @@ rule pileup_library:
         "-o {output} > {log} 2>&1"
 
 
+rule warm_kernels:
+    """Compile the numba kernels once into the production's cache (NUMBA_CACHE_DIR), before any job needs them."""
+    output:
+        f"{NUMBA_CACHE}/warm.ok",
+    log:
+        f"{RESULTS}/logs/warm_kernels.log",
+    params:
+        samples_config=PLAN.samples_config,
+    resources:
+        mem_mb=int(RES["warm_kernels"]["mem_mb"]),
+        runtime=int(RES["warm_kernels"]["runtime"]),
+    conda:
+        SOFTWARE
+    shell:
+        "warm-kernels --samples-config {params.samples_config} -o {output} > {log} 2>&1"
+
+
 if EMBEDDED:
 
     rule generate:
@@ -35,6 +52,7 @@ if EMBEDDED:
         input:
             pileup=rules.pileup_library.output[0] if _PILEUP else [],
             settings=lambda w: PLAN.generate_inputs[w.sample],
+            kernels=KERNELS,
         output:
             delphes=f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
             # provenance: the job's grid points (one per batch of events) and their seeds
@@ -70,25 +88,14 @@ else:
     _EPG = _CONTAINER.get("events_per_grid_point")
     _BATCH = f"--events-per-grid-point {_EPG}" if _EPG else ""
     _DELPHES_PILEUP = f"{RESULTS}/pileup/MinBias_{config['detector']['pileup_library_events']}.pileup"
-    # Time of a job on one core, for the runtime request (config/resources.yaml, from
-    # benchmarks/bench_real_chain.py and docs/container.md): MadGraph process output once per job, a
-    # MadGraph launch per batch whatever its size, Pythia + Delphes with 50 pile-up per event.
     _RES_CONTAINER = RES["generate_container"]
-
-    def _container_runtime(w):
-        """Minutes requested for a job: Pythia + Delphes per event, MadGraph per job and per batch (not QCD)."""
-        events = SAMPLES[w.sample]["events_per_job"]
-        batches = -(-events // (_EPG or PLAN.events_per_grid_point))
-        minutes = events * _RES_CONTAINER["seconds_per_event"] / 60
-        if not PLAN.qcd_labels[w.sample]:  # resonant samples run MadGraph
-            minutes += _RES_CONTAINER["minutes_per_job"] + batches * _RES_CONTAINER["minutes_per_batch"]
-        return max(int(_RES_CONTAINER["runtime"]), int(minutes))
 
     rule delphes_pileup:
         """Delphes' pile-up file: Pythia SoftQCD:inelastic -> DelphesPythia8 -> root2pileup, generated once."""
         input:
             samples_config=PLAN.samples_config,
             cards=PLAN.pileup_cards,
+            converter=PLAN.pileup_converter_card,
         output:
             _DELPHES_PILEUP,
         log:
@@ -96,7 +103,6 @@ else:
         params:
             events=config["detector"]["pileup_library_events"],
             seed=config["seed"],
-            converter=PLAN.pileup_converter_card,
             workdir=f"{RESULTS}/work/delphes_pileup",
             driver=_DRIVER,
         container:
@@ -106,7 +112,7 @@ else:
             runtime=minutes_for(RES["delphes_pileup"], config["detector"]["pileup_library_events"]),  # measured 8 ms CPU per event
         shell:
             "{params.driver} pileup --events {params.events} --seed {params.seed} --samples-config {input.samples_config} "
-            "--converter-card {params.converter} --workdir {params.workdir} -o {output} > {log} 2>&1"
+            "--converter-card {input.converter} --workdir {params.workdir} -o {output} > {log} 2>&1"
 
     rule generate:
         """MadGraph5_aMC@NLO (per batch) -> Pythia 8 -> Delphes (JetClass-II card, pile-up file) of one job."""
@@ -131,7 +137,7 @@ else:
             _CONTAINER["image"]
         resources:
             mem_mb=int(_RES_CONTAINER["mem_mb"]),
-            runtime=_container_runtime,
+            runtime=container_runtime,  # common.smk
         shell:
             "{params.driver} generate --sample {wildcards.sample} --job $((10#{wildcards.job})) --events {params.events} "
             "--seed {params.seed} --samples-config {params.samples_config} {params.options} "

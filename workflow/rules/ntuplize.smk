@@ -3,6 +3,7 @@ rule ntuplize:
     input:
         delphes=f"{RESULTS}/delphes/{{sample}}/{{job}}.root",
         settings=PLAN.ntuplizer_config,
+        kernels=KERNELS,
     output:
         f"{RESULTS}/ntuples/{{sample}}/{{job}}.root",
     log:

@@ -5,6 +5,7 @@
 #   pack_tarball (per 10 files)           {Category}_AAAA-BBBB.tar
 #   pack_finalize (per category)          manifest, conservation check, atomic swap into results/dataset
 #   verify_category / verify_dataset      every file against its manifest; training depends on verified.ok
+#                                         (and train, make_weight, evaluate check the dataset again themselves)
 # The number of files is ceil(jets / jets_per_file), known once the plan has counted the jets: the
 # gather and tarball jobs are created after the pack_plan checkpoint.
 PACK = config["pack"]
@@ -57,6 +58,8 @@ checkpoint pack_plan:
     resources:
         mem_mb=int(RES["pack_plan"]["mem_mb"]),
         runtime=lambda w: int(RES["pack_plan"]["runtime"] + len(ntuples_of_category(w.category)) * RES["pack_plan"]["minutes_per_ntuple"]),
+    conda:
+        SOFTWARE
     shell:
         "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
         "--split {params.split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} --jets-per-basket {params.basket} "
@@ -75,6 +78,8 @@ rule pack_scatter:
     resources:
         mem_mb=int(RES["pack_scatter"]["mem_mb"]),
         runtime=int(RES["pack_scatter"]["runtime"] + RES["pack_scatter"]["minutes_per_ntuple"] * NTUPLES_PER_SCATTER),
+    conda:
+        SOFTWARE
     shell:
         "python -m packing scatter {input.plan} --group $((10#{wildcards.group})) -o {output} > {log} 2>&1"
 
@@ -95,6 +100,8 @@ rule pack_gather:
         # two copies of the file's jets (~6 kB each in memory) plus the interpreter
         mem_mb=int(RES["pack_gather"]["mem_mb"] + RES["pack_gather"]["mem_mb_per_1k_jets"] * PACK["jets_per_file"] / 1000),
         runtime=int(RES["pack_gather"]["runtime"]),
+    conda:
+        SOFTWARE
     shell:
         "python -m packing gather {input.plan} --index $((10#{wildcards.index})) --shard-dir {params.shard_dir} "
         "-o {output.data} > {log} 2>&1"
@@ -116,6 +123,8 @@ rule pack_tarball:
     resources:
         mem_mb=int(RES["pack_tarball"]["mem_mb"]),
         runtime=int(RES["pack_tarball"]["runtime"]),
+    conda:
+        SOFTWARE
     shell:
         "python -m packing tarball {input.plan} --number {params.number} --files-dir {params.files_dir} -o {output.tar} > {log} 2>&1"
 
@@ -136,8 +145,13 @@ rule pack_finalize:
     resources:
         mem_mb=int(RES["pack_finalize"]["mem_mb"]),
         runtime=int(RES["pack_finalize"]["runtime"]),
+    conda:
+        SOFTWARE
+    # once the category is live, no job needs its shards, gathered files or tarballs: they go here and
+    # not only through temp(), whose clean-up a killed snakemake never does (a recovery run skips this job)
     shell:
-        f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1"
+        f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1 && "
+        "rm -rf {params.work}/scatter {params.work}/files {params.work}/tar"
 
 
 rule verify_category:
@@ -152,6 +166,8 @@ rule verify_category:
     resources:
         mem_mb=int(RES["verify_category"]["mem_mb"]),
         runtime=int(RES["verify_category"]["runtime"]),
+    conda:
+        SOFTWARE
     shell:
         f"python -m packing verify {DATASET} --categories {{wildcards.category}} --jobs {{threads}} --stamp {{output}} > {{log}} 2>&1"
 
@@ -168,6 +184,8 @@ rule verify_dataset:
     resources:
         mem_mb=int(RES["verify_dataset"]["mem_mb"]),
         runtime=int(RES["verify_dataset"]["runtime"]),
+    conda:
+        SOFTWARE
     shell:
         f"python -m packing verify {DATASET} --categories {' '.join(ALL_CATEGORIES)} --since {{input}} --jobs {{threads}} "
         "--stamp {output} > {log} 2>&1"

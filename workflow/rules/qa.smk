@@ -18,7 +18,7 @@ rule qa_category:
     log:
         f"{RESULTS}/logs/qa/{{category}}.log",
     params:
-        outdir=QA_DIR,
+        outdir=lambda w, output: os.path.dirname(os.path.dirname(output.summary)),  # QA_DIR
         reference=QA.get("reference", "../shared/reference/jetclass2/jetclass2_sample_100jets.parquet"),
         max_jets=QA.get("max_jets", 200000),
         min_jets=QA.get("min_jets_all_labels", 1000000),
@@ -26,6 +26,8 @@ rule qa_category:
     resources:
         mem_mb=int(RES["qa_category"]["mem_mb"]),
         runtime=int(RES["qa_category"]["runtime"]),
+    conda:
+        SOFTWARE
     shell:
         f"python -m jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{wildcards.category}} "
         f"--provenance-dir {RESULTS}/delphes --reference {{params.reference}} --samples-config {{params.samples_config}} "
@@ -45,7 +47,9 @@ rule qa_summary:
     log:
         f"{RESULTS}/logs/qa/summary.log",
     params:
-        outdir=QA_DIR,
+        outdir=lambda w, output: os.path.dirname(output[0]),  # QA_DIR
         categories=" ".join(CATEGORIES),
+    conda:
+        SOFTWARE
     shell:
         f"python -m jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{params.categories}} --summary-only > {{log}} 2>&1"

@@ -6,20 +6,21 @@ import shlex
 TRAIN = config.get("training", {})
 TRAIN_DIR = f"{RESULTS}/training"
 TRAIN_CONTAINER = TRAIN.get("container")  # containers/training.def; None: the current environment
+# with `--sdm conda` and no training container: the project with its `train` extra (workflow/envs/training.yaml)
+TRAINING_SOFTWARE = None if TRAIN_CONTAINER else "../envs/training.yaml"
 MANIFESTS = [manifest(c) for c in ALL_CATEGORIES]
 REWEIGHT = TRAIN.get("reweight", True)
-# make_weight and train read only a dataset whose every file matched its manifest (rule verify_dataset)
+# make_weight and train read only a dataset whose every file matched its manifest (rule verify_dataset);
+# they, and evaluate, also check it themselves before reading (sizes, stamps, SHA-256 of changed files),
+# since verified.ok does not notice a data file changed after it was written
 DATASET_VERIFIED = [VERIFIED]
 _GPUS = len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()])  # training.gpus: "" CPU, "0,1,2,3" four
 _TRAIN_PROCS = max(1, _GPUS)
 _WORKERS = int(TRAIN.get("num_workers", 0))
 # absolute: the workflow may run in another directory (--directory, cluster jobs)
 NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
-
-
-def _network_opts():
-    opts = " ".join(f"-o {k} '{v}'" for k, v in TRAIN.get("network_options", {}).items())
-    return f"--network-config {NETWORK_CONFIG} -o num_classes 188 {opts}"
+_NETWORK_OPTIONS = " ".join(f"-o {k} '{v}'" for k, v in TRAIN.get("network_options", {}).items())
+NETWORK_OPTS = f"--network-config {NETWORK_CONFIG} -o num_classes 188 {_NETWORK_OPTIONS}"
 
 
 localrules:
@@ -30,11 +31,15 @@ rule data_config:
     output:
         train=f"{TRAIN_DIR}/data_config.yaml",
         inference=f"{TRAIN_DIR}/data_config_inference.yaml",
+    log:
+        f"{RESULTS}/logs/data_config.log",
     params:
         reweight="" if REWEIGHT else "--no-reweight",
+    conda:
+        SOFTWARE
     shell:
-        "python -m training.data_config -o {output.train} {params.reweight} && "
-        "python -m training.data_config -o {output.inference} --no-points --no-reweight"
+        "(python -m training.data_config -o {output.train} {params.reweight} && "
+        "python -m training.data_config -o {output.inference} --no-points --no-reweight) > {log} 2>&1"
 
 
 rule make_weight:
@@ -50,6 +55,8 @@ rule make_weight:
     resources:
         mem_mb=int(RES["make_weight"]["mem_mb"]),  # jet pT, m_SD and the label classes of every train and val jet
         runtime=int(RES["make_weight"]["runtime"]),
+    conda:
+        TRAINING_SOFTWARE
     container:
         TRAIN_CONTAINER
     shell:
@@ -77,6 +84,8 @@ rule train:
         runtime=int(RES["train"]["runtime"]),
         cpus_per_task=_TRAIN_PROCS * (_WORKERS + 1),
         gpu=_GPUS,  # Slurm: --gpus=N, one per torchrun process
+    conda:
+        TRAINING_SOFTWARE
     container:
         TRAIN_CONTAINER
     shell:
@@ -94,10 +103,12 @@ rule export:
     log:
         f"{RESULTS}/logs/export.log",
     params:
-        net=_network_opts(),
+        net=NETWORK_OPTS,
     resources:
         mem_mb=int(RES["export"]["mem_mb"]),
         runtime=int(RES["export"]["runtime"]),
+    conda:
+        TRAINING_SOFTWARE
     container:
         TRAIN_CONTAINER
     shell:
@@ -117,18 +128,25 @@ rule evaluate:
     log:
         f"{RESULTS}/logs/evaluate.log",
     params:
-        net=_network_opts(),
+        net=NETWORK_OPTS,
         gpus=str(TRAIN.get("gpus", "")),
         smoke="--smoke-test" if TRAIN.get("smoke_test") else "",
+        batch_size=TRAIN.get("batch_size"),
+        num_workers=TRAIN.get("num_workers"),
+        evaluation=lambda w, output: os.path.dirname(output.summary),
     resources:
         mem_mb=int(RES["evaluate"]["mem_mb"]),
         runtime=int(RES["evaluate"]["runtime"]),
         cpus_per_task=max(1, _WORKERS) + 1,
         gpu=_GPUS,  # weaver --predict on the GPUs of training.gpus
+    conda:
+        TRAINING_SOFTWARE
     container:
         TRAIN_CONTAINER
+    # the file list first: it checks the dataset, and a damaged one stops the job here, naming the file
     shell:
-        "python -m training.weaver_entry --predict --data-test $(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests}) "
+        "test_files=$(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests} 2> {log}) && "
+        "python -m training.weaver_entry --predict --data-test $test_files "
         "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
-        "--batch-size {TRAIN[batch_size]} --num-workers {TRAIN[num_workers]} --predict-output {output.scores} > {log} 2>&1 && "
-        "python -m training.evaluate {output.scores} -o {TRAIN_DIR}/evaluation {params.smoke} >> {log} 2>&1"
+        "--batch-size {params.batch_size} --num-workers {params.num_workers} --predict-output {output.scores} >> {log} 2>&1 && "
+        "python -m training.evaluate {output.scores} -o {params.evaluation} {params.smoke} >> {log} 2>&1"
