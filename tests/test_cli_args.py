@@ -16,7 +16,9 @@ from generation.cli import pileup_main, render_cards_main
 from generation.container_job import main as container_main
 from jetdata.qa import main as qa_main
 from ntuplizer.cli import main as ntuplize_main
+from ntuplizer.warm import main as warm_main
 from packing import cli as pcli
+from packing.release import main as release_main
 
 SMALL = "delphes/res2p_higgs2p_10events.root"
 NTUPLE = "ntuples/res2p_higgs2p_10events.ntuple.root"
@@ -24,7 +26,7 @@ MAINS = {"ntuplize": ntuplize_main, "fastsim": fastsim_main, "generate": generat
          "render-cards": render_cards_main, "run-container-job": container_main, "pack": pcli.main,
          "pack-plan": pcli.plan_main, "pack-scatter": pcli.scatter_main, "pack-gather": pcli.gather_main,
          "pack-tarball": pcli.tarball_main, "pack-finalize": pcli.finalize_main, "verify-dataset": pcli.verify_main,
-         "qa-report": qa_main}
+         "qa-report": qa_main, "release-dataset": release_main, "warm-kernels": warm_main}
 
 
 def run(capsys, tool, *args):
@@ -65,6 +67,7 @@ def _base(tool, tmp):
         "pack-finalize": [tmp / "plan.json", "--work", tmp / "work", "--outdir", tmp / "dataset"],
         "verify-dataset": [tmp / "dataset"],
         "qa-report": [tmp / "dataset", "--outdir", tmp / "qa"],
+        "release-dataset": [tmp / "dataset", "-o", tmp / "release"],
     }[tool]
 
 
@@ -95,6 +98,8 @@ NUMERIC = {  # tool -> option -> bad values
     "pack-finalize": {"--jobs": NOT_INT + ZERO + NEGATIVE},
     "verify-dataset": {"--jobs": NOT_INT + ZERO + NEGATIVE},
     "qa-report": {"--max-jets": NOT_INT + ZERO + NEGATIVE, "--min-jets-all-labels": NOT_INT + NEGATIVE},
+    "release-dataset": {"--row-group-jets": NOT_INT + ZERO + NEGATIVE},
+    "warm-kernels": {},  # no numeric option
 }
 CASES = [(tool, opt, v) for tool, opts in NUMERIC.items() for opt, values in opts.items() for v in values]
 
@@ -282,6 +287,17 @@ def test_qa_report_arguments(capsys, plan_file, tmp_path):
     one_line(capsys, "qa-report", empty, "--outdir", empty, expect=["--outdir"])
     one_line(capsys, "qa-report", empty, "--outdir", empty / "Res2P" / "qa", expect=["--outdir"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and list(empty.iterdir()) == []
+
+
+def test_release_and_warm_kernels_outputs(capsys, tmp_path, repo_dir):
+    """A release directory equal to the dataset, or holding it, would replace it."""
+    (tmp_path / "dataset").mkdir()
+    for out in (tmp_path / "dataset", tmp_path, tmp_path / "dataset" / "release"):
+        one_line(capsys, "release-dataset", tmp_path / "dataset", "-o", out, expect=["overlap"])
+    card = tmp_path / "card.yaml"
+    shutil.copyfile(repo_dir / "cards/delphes/fastsim_CMS_JetClassII.yaml", card)
+    one_line(capsys, "warm-kernels", "-o", card, "--detector-card", card, expect=[card, "overwritten"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.yaml", "dataset"]
 
 
 # ---- subprocesses: exit status and no traceback as the workflow sees them -----------------------
