@@ -20,6 +20,7 @@ with open(os.path.join(workflow.basedir, "config", "schema.yaml")) as _f:
 config.update(workflow_config.coerce(dict(config), _SCHEMA))  # --config leaves nested values as strings
 _APPTAINER = any(m.name == "APPTAINER" for m in workflow.deployment_settings.deployment_method)
 try:
+    workflow_config.check_overrides(dict(workflow.config_settings.config))
     workflow_config.validate(config, _SCHEMA)
     PLAN = workflow_config.plan(config, apptainer=_APPTAINER)
 except workflow_config.ConfigError as _exc:

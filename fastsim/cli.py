@@ -1,11 +1,11 @@
 """``fastsim``: re-simulate the generator record of a Delphes-format file with the fast detector simulation."""
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
 from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
+from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.logs import setup_cli_logging
 
 
@@ -33,14 +33,14 @@ def resimulate(input_path, output_path, simulator, batch: int = 100, entry_stop:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="fastsim", description=__doc__.split(":", 1)[1].strip())
+    ap = ArgumentParser(prog="fastsim", description=__doc__.split(":", 1)[1].strip())
     ap.add_argument("input", help="Delphes-format file with a Particle branch")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--pileup-library", default=None, help="minimum-bias library (default: built once, cached in $JETCLASS2_CACHE or ~/.cache/jetclass2)")
-    ap.add_argument("--pileup", type=float, default=None, help="mean pile-up (default from the card: 50)")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pileup", type=number(minimum=0), default=None, help="mean pile-up (default from the card: 50)")
+    ap.add_argument("--seed", type=integer(minimum=0), default=1)
     ap.add_argument("--card", default=None, help="fast-simulation card (YAML)")
-    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--batch", type=integer(minimum=1), default=100)
     ap.add_argument("--charged-eta", choices=["calorimeter_hit", "momentum"], default=None,
                     help="what ParticleFlowCandidate.Eta of charged candidates holds: the calorimeter-hit eta "
                          "(Delphes 3.5.0, the JetClass-II reference) or the momentum eta (later Delphes); "
@@ -54,6 +54,8 @@ def main(argv=None) -> int:
 
     try:
         with raise_on_sigterm():  # temporary files are removed on SIGTERM too
+            check_paths(inputs=[("input", args.input), ("--card", args.card), ("--pileup-library", args.pileup_library)],
+                        outputs=[("-o", args.output)])
             card = load_card(args.card)
             mean = card["pileup"]["mean"] if args.pileup is None else args.pileup
             lib = args.pileup_library
@@ -62,9 +64,8 @@ def main(argv=None) -> int:
                 logging.getLogger("fastsim").info("using cached pile-up library %s", lib)
             sim = Simulator(card, lib, mean_pileup=mean, seed=args.seed, charged_eta=args.charged_eta)
             resimulate(args.input, args.output, sim, batch=args.batch)
-    except (DelphesInputError, SimulationInputError, PileupLibraryError, OutputError) as exc:
-        print(f"fastsim: error: {exc}", file=sys.stderr)
-        return 2
+    except (DelphesInputError, SimulationInputError, PileupLibraryError, OutputError, UsageError) as exc:
+        return report("fastsim", exc)
     except Terminated as exc:
         print(f"fastsim: error: terminated by SIGTERM; {args.output} not written", file=sys.stderr)
         return exc.code

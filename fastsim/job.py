@@ -8,7 +8,6 @@ last, smaller batch. The list of batches goes beside the output as ``<output>.gr
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -17,6 +16,8 @@ import time
 from generation import samples
 from generation.pileup_library import PileupLibraryError, default_pileup_library
 from generation.pythia_driver import GenerationError, PythiaGenerator
+from jetclass2.atomic import check_output_path
+from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.delphes_tree import DelphesWriter
 from jetclass2.logs import setup_cli_logging
 
@@ -25,21 +26,21 @@ log = logging.getLogger("generate")
 
 def main(argv=None) -> int:
     """generate: one job of a sample -> a Delphes-format file (Pythia 8 + fast detector simulation)."""
-    ap = argparse.ArgumentParser(prog="generate", description=main.__doc__.split(":", 1)[1].strip())
+    ap = ArgumentParser(prog="generate", description=main.__doc__.split(":", 1)[1].strip())
     ap.add_argument("--sample", required=True, help="a sample of the samples config (Res2P_neutral, Res2P_charged, Res34P, QCD)")
-    ap.add_argument("--job", type=int, required=True, help="job index (selects the grid points and seeds)")
-    ap.add_argument("--events", type=int, required=True, help="number of events")
-    ap.add_argument("--seed", type=int, default=1, help="production seed (config)")
+    ap.add_argument("--job", type=integer(minimum=0), required=True, help="job index (selects the grid points and seeds)")
+    ap.add_argument("--events", type=integer(minimum=0), required=True, help="number of events")
+    ap.add_argument("--seed", type=integer(minimum=0), default=1, help="production seed (config)")
     ap.add_argument("-o", "--output", help="output Delphes-format ROOT file (grid points: OUTPUT.gridpoints.json)")
     ap.add_argument("--samples-config", default=None, help=f"default {samples.DEFAULT_SAMPLES_CONFIG}")
-    ap.add_argument("--events-per-grid-point", type=int, default=None, help="events per grid point (default from the samples config)")
+    ap.add_argument("--events-per-grid-point", type=integer(minimum=1), default=None, help="events per grid point (default from the samples config)")
     ap.add_argument("--list-grid-points", action="store_true", help="print the job's batches as JSON lines and exit")
     ap.add_argument("--detector", choices=["fastsim", "none"], default="fastsim")
     ap.add_argument("--detector-card", default=None, help="fast-simulation card (YAML)")
     ap.add_argument("--pileup-library", default=None, help="minimum-bias library (default: built once, cached in $JETCLASS2_CACHE or ~/.cache/jetclass2)")
-    ap.add_argument("--pileup-mean", type=float, default=None, help="mean pile-up (default from the card)")
-    ap.add_argument("--min-pt", type=float, default=None, help="draw only grid points with pT_min >= this [GeV]")
-    ap.add_argument("--batch", type=int, default=100, help="events per simulation/write chunk")
+    ap.add_argument("--pileup-mean", type=number(minimum=0), default=None, help="mean pile-up (default from the card)")
+    ap.add_argument("--min-pt", type=number(minimum=0), default=None, help="draw only grid points with pT_min >= this [GeV]")
+    ap.add_argument("--batch", type=integer(minimum=1), default=100, help="events per simulation/write chunk")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
@@ -47,9 +48,15 @@ def main(argv=None) -> int:
         ap.error("the following arguments are required: -o/--output")
 
     try:
+        if args.output:
+            provenance = samples.provenance_path(args.output)
+            check_paths(inputs=[("--samples-config", args.samples_config), ("--detector-card", args.detector_card),
+                                ("--pileup-library", args.pileup_library)],
+                        outputs=[("-o", args.output), ("-o (grid points)", provenance)])
+            if not args.list_grid_points:
+                check_output_path(args.output)
+                check_output_path(provenance)
         cfg = samples.load_config(args.samples_config)
-        if args.batch <= 0:
-            raise samples.GenerationConfigError(f"--batch must be >= 1, got {args.batch}")
         batches = samples.job_batches(cfg, args.sample, args.job, args.events, args.seed, args.events_per_grid_point, args.min_pt)
         kind = samples.kind_of(cfg, args.sample)
         if args.list_grid_points:
@@ -76,9 +83,8 @@ def main(argv=None) -> int:
         extra = {"events_per_grid_point": args.events_per_grid_point or cfg["events_per_grid_point"], "min_pt": args.min_pt}
         samples.write_provenance(samples.provenance_path(args.output),
                                  samples.provenance(cfg, args.sample, args.job, args.seed, batches, **extra))
-    except (samples.GenerationConfigError, GenerationError, PileupLibraryError, ValueError) as exc:
-        print(f"generate: error: {exc}", file=sys.stderr)
-        return 2
+    except (samples.GenerationConfigError, GenerationError, PileupLibraryError, UsageError, OSError, ValueError) as exc:
+        return report("generate", exc)  # OSError: an output that cannot be written (full disk, no permission)
     init = f", Pythia initialisation {gen.time_init:.1f} CPU s" if gen else ""
     print(f"generate: {args.events} events of {args.sample} in {len(batches)} grid points -> {args.output} ({dt:.1f} s{init})",
           file=sys.stderr)

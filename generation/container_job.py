@@ -17,7 +17,6 @@ for inspection, on failure (the next attempt starts afresh).
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import logging
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 from jetclass2.atomic import OutputError, atomic_output, check_output_path, raise_on_sigterm
+from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, inside, integer, number, report
 from jetclass2.logs import setup_cli_logging
 from jetclass2.resources import resolve
 
@@ -346,25 +346,39 @@ def make_pileup(output: str | Path, n_events: int, seed: int, workdir: str | Pat
 # command line
 
 
+def _check_arguments(args) -> None:
+    """The work directory is emptied before and removed after the job: it must hold no input,
+    not the output and not the working directory; the output is no input."""
+    inputs = [("--samples-config", args.samples_config)]
+    if args.command == "generate":
+        inputs += [("--delphes-card", args.delphes_card), ("--pileup", args.pileup)]
+    else:
+        inputs += [("--converter-card", args.converter_card)]
+    check_paths(inputs=inputs, outputs=[("-o", args.output)], output_dirs=[("--workdir", args.workdir)])
+    for opt, path in [("-o", args.output), ("the working directory", ".")]:
+        if inside(path, args.workdir):
+            raise UsageError(f"{args.workdir}: --workdir holds {opt} {path} (it is removed after the job)")
+
+
 def main(argv=None) -> int:
     """run-container-job: one container-backend job (generate) or Delphes' pile-up file (pileup)."""
-    ap = argparse.ArgumentParser(prog="run-container-job", description=main.__doc__.split(":", 1)[1].strip())
+    ap = ArgumentParser(prog="run-container-job", description=main.__doc__.split(":", 1)[1].strip())
     sub = ap.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="MadGraph -> Pythia 8 -> Delphes (resonant samples), Pythia 8 -> Delphes (QCD)")
     g.add_argument("--sample", required=True)
-    g.add_argument("--job", type=int, required=True)
-    g.add_argument("--events", type=int, required=True)
-    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--job", type=integer(minimum=0), required=True)
+    g.add_argument("--events", type=integer(minimum=1), required=True)
+    g.add_argument("--seed", type=integer(minimum=0), default=1)
     g.add_argument("--samples-config", default=None)
-    g.add_argument("--events-per-grid-point", type=int, default=None, help="default: the samples config's")
+    g.add_argument("--events-per-grid-point", type=integer(minimum=1), default=None, help="default: the samples config's")
     g.add_argument("--pdf", choices=["lhapdf", "builtin"], default=None, help="default: the samples config's")
     g.add_argument("--delphes-card", required=True)
     g.add_argument("--pileup", default=None, help="Delphes pile-up file (run-container-job pileup)")
-    g.add_argument("--pileup-mean", type=float, default=None, help="MeanPileUp (default: the Delphes card's)")
-    g.add_argument("--cores", type=int, default=1, help="cores MadGraph may use (default 1)")
+    g.add_argument("--pileup-mean", type=number(minimum=0), default=None, help="MeanPileUp (default: the Delphes card's)")
+    g.add_argument("--cores", type=integer(minimum=1), default=1, help="cores MadGraph may use (default 1)")
     p = sub.add_parser("pileup", help="Delphes pile-up file: Pythia SoftQCD:inelastic -> DelphesPythia8 -> root2pileup")
-    p.add_argument("--events", type=int, required=True)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--events", type=integer(minimum=1), required=True)
+    p.add_argument("--seed", type=integer(minimum=0), default=1)
     p.add_argument("--samples-config", default=None)
     p.add_argument("--converter-card", default="cards/delphes/pileup_converter.tcl")
     for a in (g, p):
@@ -375,6 +389,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
     try:
+        _check_arguments(args)
+    except UsageError as exc:
+        return report("run-container-job", exc)
+    try:
         if args.command == "generate":
             times = run_job(args.sample, args.job, args.events, args.seed, args.output, args.delphes_card, args.pileup,
                             args.workdir, args.samples_config, args.events_per_grid_point, args.pdf, args.pileup_mean,
@@ -382,10 +400,9 @@ def main(argv=None) -> int:
         else:
             times = make_pileup(args.output, args.events, args.seed, args.workdir, args.converter_card, args.samples_config,
                                 args.keep_workdir)
-    except (JobError, samples.GenerationConfigError, OutputError) as exc:
+    except (JobError, samples.GenerationConfigError, OutputError, OSError) as exc:
         kept = f" (work directory kept: {args.workdir})" if Path(args.workdir).exists() else ""
-        print(f"run-container-job: error: {exc}{kept}", file=sys.stderr)
-        return 2
+        return report("run-container-job", exc, kept)
     log.info("step times: %s", json.dumps(times))
     return 0
 

@@ -51,7 +51,7 @@ def load_config(path: str | Path | None = None) -> dict:
             return copy.deepcopy(_CACHE[key])
         with open(path) as f:
             cfg = yaml.load(f, Loader=_LOADER)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise GenerationConfigError(f"{path}: cannot read the samples config ({exc})") from exc
     with open(SCHEMA) as f:
         schema = yaml.load(f, Loader=_LOADER)

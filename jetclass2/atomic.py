@@ -6,9 +6,11 @@ the output file."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 
@@ -20,23 +22,51 @@ class Terminated(SystemExit):
     """Raised in the main thread by SIGTERM once :func:`raise_on_sigterm` is installed."""
 
 
+def _raise_terminated(signum, frame):
+    raise Terminated(128 + signum)
+
+
+def _deliver_again(unraisable) -> None:
+    """``sys.unraisablehook``: a :class:`Terminated` raised while Python ran a callback that
+    cannot propagate exceptions (a weakref callback of importlib's module locks, a ``__del__``)
+    is swallowed there ("Exception ignored ... Terminated: 143") and the process would run on:
+    send the signal again, so that it is handled at the next bytecode outside the callback.
+    Other unraisable exceptions go to the previous hook."""
+    if isinstance(unraisable.exc_value, Terminated):
+        os.kill(os.getpid(), int(unraisable.exc_value.code) - 128)
+        return
+    _previous_unraisablehook(unraisable)
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
+def install_sigterm_handler(signals=(signal.SIGTERM,)) -> dict:
+    """Make ``signals`` raise :class:`Terminated` (exit status 128 + signal number) in the main
+    thread, never lost (see :func:`_deliver_again`); returns the previous handlers. Raises
+    ``ValueError`` outside the main thread."""
+    global _previous_unraisablehook
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in signals}
+    if sys.unraisablehook is not _deliver_again:
+        _previous_unraisablehook, sys.unraisablehook = sys.unraisablehook, _deliver_again
+    return previous
+
+
 @contextlib.contextmanager
 def raise_on_sigterm():
     """Within the block, SIGTERM raises :class:`Terminated` (exit status 143), so that ``with``
     blocks and ``finally`` clauses run and remove temporary files (a plain SIGTERM kills at
     once). The previous handler is restored afterwards; outside the main thread it does nothing."""
-    def _handler(signum, frame):
-        raise Terminated(128 + signum)
-
     try:
-        previous = signal.signal(signal.SIGTERM, _handler)
+        previous = install_sigterm_handler()
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def temporary_name(path: str | os.PathLike) -> Path:
@@ -111,8 +141,39 @@ def atomic_output(path: str | os.PathLike):
     remove_stale_temporaries(path)
     tmp = temporary_name(path)
     try:
-        yield tmp
+        with full_disk_names(path):
+            yield tmp
         with output_errors(path):
             os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def full_disk_names(path: str | os.PathLike):
+    """A full disk (or quota) in the block, whatever library wrote (pyarrow, uproot, ...) and
+    however it wrapped the error, becomes :class:`OutputError` naming ``path``."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except Exception as exc:
+        if disk_full(exc):
+            raise OutputError(f"{path}: cannot write (No space left on device)") from exc
+        raise
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it was raised from or during, is a full disk or quota
+    (libraries wrap the OSError, or replace it by a later error while closing the file)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and (exc.errno in _FULL or "No space left on device" in str(exc)
+                                         or "Disk quota exceeded" in str(exc)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -541,10 +541,17 @@ def check_finite(arrays: ak.Array, path: Path, first_entry: int) -> None:
     _check_finite_columns(_ak_columns(arrays), path, first_entry)
 
 
+#: Branches where Delphes itself writes non-finite values: TreeWriter fills GenParticle.Rapidity
+#: with TLorentzVector::Rapidity(), which is +-inf (E = |Pz| in double precision) or NaN (E < |Pz|
+#: by rounding) for nearly collinear massless particles. Nothing reads them for a computation (the
+#: fast simulation passes them through), so they are allowed.
+NON_FINITE_ALLOWED = frozenset({"Particle.Rapidity"})
+
+
 def _check_finite_columns(columns: dict, path: Path, first_entry: int) -> None:
     """:func:`check_finite` on flat columns ``name -> (values, offsets or None)``."""
     for name, (values, offsets) in columns.items():
-        if values.dtype.kind != "f" or np.isfinite(values).all():
+        if values.dtype.kind != "f" or name in NON_FINITE_ALLOWED or np.isfinite(values).all():
             continue
         bad = ~np.isfinite(values)
         k = int(np.argmax(bad))

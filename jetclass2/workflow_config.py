@@ -1,7 +1,8 @@
 """The workflow configuration, checked when Snakemake builds the DAG (``snakemake -n`` included).
 
 :func:`coerce` types the values that ``--config`` leaves as strings, as the schema says;
-:func:`validate` checks the schema (unknown keys included) with a one-line error; :func:`plan` checks every file the configuration names (samples, cards, ntuplizer settings,
+:func:`validate` checks the schema (unknown keys included) with a one-line error; :func:`check_overrides`
+refuses ``--config`` values that Snakemake would merge away; :func:`plan` checks every file the configuration names (samples, cards, ntuplizer settings,
 pile-up library size) and returns what the rules need: each sample's category and QCD-label
 flag, and the files that shape each job's output (the rules' ``input:``). A problem raises
 :class:`ConfigError` with the config key and the file, so it stops the dry run, not a job
@@ -73,6 +74,18 @@ def validate(config: dict, schema: dict) -> None:
         raise ConfigError(f"config {where}: {error.message}" + (f" ({hint})" if hint else ""))
 
 
+def check_overrides(overrides, where: str = "") -> None:
+    """Refuse an empty mapping given with ``--config`` (``samples={}``): Snakemake merges it into
+    the config file's mapping, which then stands unchanged, so the request would be ignored."""
+    for key, value in (overrides or {}).items():
+        name = f"{where}.{key}" if where else str(key)
+        if isinstance(value, dict):
+            if not value:
+                raise ConfigError(f"config {name}: --config gives an empty mapping, which Snakemake merges into the "
+                                  "config file's (nothing is removed); give the whole section in a --configfile")
+            check_overrides(value, name)
+
+
 # --------------------------------------------------------------------------------------------
 # files named by the configuration
 
@@ -91,7 +104,7 @@ def _read_yaml(path: str, key: str, what: str) -> dict:
     try:
         with open(path) as f:
             data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {key}: cannot read {what} {path} ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config {key}: {what} {path} is not a YAML mapping")
@@ -154,6 +167,9 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
     ``apptainer``: jobs run in their containers (``--use-apptainer``): a local image must exist.
     """
     gen, det, ntp = config["generation"], config["detector"], config["ntuplizer"]
+    results = Path(config["results"])
+    if results.exists() and not results.is_dir():
+        raise ConfigError(f"config results: {config['results']} is a file, not a directory (the outputs go there)")
     backend = gen["backend"]
     samples_config = _existing(gen["samples_config"], "generation.samples_config", "samples file")
     scfg = _read_yaml(samples_config, "generation.samples_config", "samples file")

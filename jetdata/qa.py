@@ -361,12 +361,13 @@ def html_summary(summaries: list[dict]) -> str:
 
 def main(argv=None) -> int:
     """``qa-report``: checks and plots per category, and one HTML summary page."""
-    import argparse
+    import re
     import sys
 
+    from jetclass2.cliargs import ArgumentParser, UsageError, inside, integer, report
     from jetclass2.logs import setup_cli_logging
 
-    ap = argparse.ArgumentParser(prog="qa-report", description="Quality report of a packed dataset: PASS/WARN/FAIL checks "
+    ap = ArgumentParser(prog="qa-report", description="Quality report of a packed dataset: PASS/WARN/FAIL checks "
                                  "and plots per category (OUTDIR/CATEGORY/), one summary page (OUTDIR/summary.html).")
     ap.add_argument("dataset_dir")
     ap.add_argument("--outdir", required=True)
@@ -375,8 +376,8 @@ def main(argv=None) -> int:
     ap.add_argument("--samples-config", default=None, help="samples configuration (grids, categories of the samples)")
     ap.add_argument("--provenance-dir", default=None, help="folder of the generation jobs (SAMPLE/*.gridpoints.json)")
     ap.add_argument("--reference", default=None, help="the published jets (parquet) to compare with")
-    ap.add_argument("--max-jets", type=int, default=200_000, help="jets read per category for the distributions")
-    ap.add_argument("--min-jets-all-labels", type=int, default=1_000_000,
+    ap.add_argument("--max-jets", type=integer(minimum=1), default=200_000, help="jets read per category for the distributions")
+    ap.add_argument("--min-jets-all-labels", type=integer(minimum=0), default=1_000_000,
                     help="from this many jets in a category an absent label is a FAIL (below: WARN)")
     ap.add_argument("--strict", action="store_true", help="exit status 1 when a check FAILs")
     ap.add_argument("-q", "--quiet", action="store_true")
@@ -384,23 +385,34 @@ def main(argv=None) -> int:
     setup_cli_logging(a.quiet)
     outdir = Path(a.outdir)
     dataset = Path(a.dataset_dir)
-    cats = a.categories or sorted(p.name[: -len(".manifest.json")] for p in dataset.glob("*.manifest.json"))
     summaries = []
     try:
+        for cat in a.categories or []:
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cat):
+                raise UsageError(f"--categories {cat!r}: not a category name (letters, digits, '_', '.', '-')")
+        if not dataset.is_dir():
+            raise UsageError(f"{dataset}: dataset directory not found")
+        if inside(outdir, dataset):
+            raise UsageError(f"{outdir}: --outdir is the dataset directory {dataset} or lies in it")
+        cats = a.categories or sorted(p.name[: -len(".manifest.json")] for p in dataset.glob("*.manifest.json"))
+        if not cats:
+            raise UsageError(f"{dataset}: no manifest (*.manifest.json) in the dataset directory")
         for cat in cats:
             if a.summary_only:
                 summaries.append(json.loads((outdir / cat / "summary.json").read_text()))
             else:
                 summaries.append(category_report(dataset, cat, outdir / cat, a.samples_config, a.provenance_dir, a.reference,
                                                  a.max_jets, a.min_jets_all_labels))
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"qa-report: error: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError, KeyError) as exc:  # UsageError is a ValueError
+        return report("qa-report", exc if not isinstance(exc, KeyError) else ValueError(f"missing key {exc}"))
     if a.summary_only or len(cats) > 1 or not a.categories:
         from jetclass2.atomic import atomic_output
 
-        with atomic_output(outdir / "summary.html") as tmp:
-            tmp.write_text(html_summary(summaries))
+        try:
+            with atomic_output(outdir / "summary.html") as tmp:
+                tmp.write_text(html_summary(summaries))
+        except OSError as exc:
+            return report("qa-report", exc)
     for s in summaries:
         worst = [c for c in s["checks"] if c["status"] in ("FAIL", "WARN")]
         print(f"qa-report: {s['category']}: {s['status']}" + "".join(f"; {c['check']} {c['status']}: {c['detail']}" for c in worst),

@@ -58,7 +58,7 @@ class Settings:
                 cfg = yaml.safe_load(f)
         except OSError as exc:
             raise SettingsError(f"{path}: cannot read the ntuplizer settings ({exc.strerror or exc})") from exc
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise SettingsError(f"{path}: not valid YAML ({exc})") from exc
         overrides = {k: v for k, v in overrides.items() if v is not None}
         try:

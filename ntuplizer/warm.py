@@ -7,7 +7,6 @@ ntuplizer job (docs/architecture.md). The stamp written last records how many ke
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 from jetclass2.atomic import atomic_output
+from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, report
 from jetclass2.logs import setup_cli_logging
 from jetclass2.numba_cache import announce, cache_dir, cached_kernels
 
@@ -44,7 +44,7 @@ def warm(workdir: Path, samples_config: str | None = None, detector_card: str | 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="warm-kernels", description=__doc__.split(":", 1)[1].strip().split("\n\n")[0])
+    ap = ArgumentParser(prog="warm-kernels", description=__doc__.split(":", 1)[1].strip().split("\n\n")[0])
     ap.add_argument("-o", "--output", required=True, help="stamp written when the cache is warm")
     ap.add_argument("--samples-config", default=None)
     ap.add_argument("--detector-card", default=None)
@@ -52,6 +52,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
     announce(log)
+    try:
+        check_paths(inputs=[("--samples-config", args.samples_config), ("--detector-card", args.detector_card)],
+                    outputs=[("-o", args.output)])
+    except UsageError as exc:
+        return report("warm-kernels", exc)
     try:
         with tempfile.TemporaryDirectory(prefix="warm-kernels-") as tmp:
             cpu = warm(Path(tmp), args.samples_config, args.detector_card)

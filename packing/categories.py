@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generation.samples import load_config
+from generation.samples import GenerationConfigError, load_config
 from ntuplizer.label_names import LABEL_NAMES
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
@@ -40,7 +40,10 @@ CATEGORY_LABELS = {k: np.array(v, dtype=np.int64) for k, v in CATEGORY_LABELS.it
 
 def configured_categories(samples_config: str | Path | None = None) -> list[str]:
     """Categories of the samples configuration, sorted."""
-    cfg = load_config(samples_config)
+    try:
+        cfg = load_config(samples_config)
+    except GenerationConfigError as exc:
+        raise CategoryError(str(exc)) from exc
     return sorted({s["category"] for s in cfg["samples"].values()})
 
 

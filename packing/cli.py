@@ -19,11 +19,12 @@ import sys
 from pathlib import Path
 
 from jetclass2.atomic import atomic_output
+from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, inside, integer, report
 from jetclass2.logs import setup_cli_logging
 
 from .categories import CategoryError
 from .fileio import FORMATS, PackingError
-from .safety import Terminated, describe_os_error, fail, install_signal_handlers
+from .safety import Terminated, install_signal_handlers
 
 
 def _run(prog: str, fn, args) -> int:
@@ -35,10 +36,8 @@ def _run(prog: str, fn, args) -> int:
     setup_cli_logging(getattr(args, "quiet", False))
     try:
         return fn(args) or 0
-    except (PackingError, CategoryError) as exc:
-        return fail(prog, str(exc))
-    except OSError as exc:
-        return fail(prog, describe_os_error(exc))
+    except (PackingError, CategoryError, UsageError, OSError) as exc:
+        return report(prog, exc)
     except Terminated as exc:
         print(f"{prog}: terminated, temporary files removed", file=sys.stderr)
         return int(exc.code)
@@ -47,21 +46,7 @@ def _run(prog: str, fn, args) -> int:
         return 130
 
 
-def _int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}" if minimum
-                                             else f"must not be negative, got {value}")
-        return value
-    return parse
-
-
-_positive, _nonnegative = _int_at_least(1), _int_at_least(0)
+_positive, _nonnegative = integer(minimum=1), integer(minimum=0)
 
 
 def _sample_split(text: str) -> tuple[str, list[int]]:
@@ -76,7 +61,7 @@ def _sample_split(text: str) -> tuple[str, list[int]]:
     return name, values
 
 
-def _plan_options(ap: argparse.ArgumentParser) -> None:
+def _plan_options(ap: ArgumentParser) -> None:
     ap.add_argument("--category", required=True, help="Res2P, Res34P or QCD (a category of the samples configuration)")
     ap.add_argument("--inputs", nargs="+", required=True, help="jet ntuples (ROOT, tree 'tree')")
     ap.add_argument("--jets-per-file", type=_positive, default=100_000)
@@ -95,7 +80,7 @@ def _plan_options(ap: argparse.ArgumentParser) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack", description="Jet ntuples of one category -> shuffled dataset files, "
+    ap = ArgumentParser(prog="pack", description="Jet ntuples of one category -> shuffled dataset files, "
                                  "tarballs and a manifest; the previous dataset of the category stays until the new one is checked.")
     _plan_options(ap)
     ap.add_argument("--outdir", required=True)
@@ -104,6 +89,8 @@ def main(argv=None) -> int:
 
     def run(a):
         from .pack import pack_category
+
+        check_paths(inputs=_plan_inputs(a), output_dirs=[("--outdir", a.outdir)])
 
         m = pack_category(a.category, a.inputs, a.outdir, a.jets_per_file, a.seed, tuple(a.split), a.files_per_tarball,
                           fmt=a.format, compression=a.compression, ntuples_per_scatter=a.ntuples_per_scatter,
@@ -116,7 +103,7 @@ def main(argv=None) -> int:
 
 
 def plan_main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pack-plan", description="Check the ntuples of a category and fix where every jet goes.")
+    ap = ArgumentParser(prog="pack-plan", description="Check the ntuples of a category and fix where every jet goes.")
     _plan_options(ap)
     ap.add_argument("-o", "--output", required=True, help="plan (JSON)")
     ap.add_argument("--jobs", type=_positive, default=4, help="ntuples read at once")
@@ -125,6 +112,8 @@ def plan_main(argv=None) -> int:
 
     def run(a):
         from .plan import make_plan, save_plan
+
+        check_paths(inputs=_plan_inputs(a), outputs=[("-o", a.output)])
 
         plan = make_plan(a.category, a.inputs, jets_per_file=a.jets_per_file, seed=a.seed, split=list(a.split),
                          files_per_tarball=a.files_per_tarball, ntuples_per_scatter=a.ntuples_per_scatter, fmt=a.format,
@@ -137,10 +126,14 @@ def plan_main(argv=None) -> int:
     return _run("pack-plan", run, args)
 
 
+def _plan_inputs(a) -> list:
+    return [("--inputs", i) for i in a.inputs] + [("--samples-config", a.samples_config)]
+
+
 def _plan_job(prog: str, description: str, argv, options, job) -> int:
     """The console scripts that run one job of a plan: ``prog PLAN OPTIONS [-q]``; ``options(ap)``
     adds the job's own options, ``job(plan, args)`` runs it with the loaded plan."""
-    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap = ArgumentParser(prog=prog, description=description)
     ap.add_argument("plan")
     options(ap)
     ap.add_argument("-q", "--quiet", action="store_true")
@@ -149,6 +142,7 @@ def _plan_job(prog: str, description: str, argv, options, job) -> int:
     def run(a):
         from .plan import load_plan
 
+        check_paths(inputs=[("plan", a.plan)], outputs=[("-o", getattr(a, "output", None))])
         return job(load_plan(a.plan), a)
 
     return _run(prog, run, args)
@@ -212,6 +206,9 @@ def finalize_main(argv=None) -> int:
     def job(plan, a):
         from .store import finalize
 
+        if inside(a.work, a.outdir) or inside(a.outdir, a.work):
+            raise UsageError(f"{a.outdir}: --outdir and --work {a.work} overlap (the work area is removed)")
+        check_paths(inputs=[("plan", a.plan)], output_dirs=[("--outdir", a.outdir)])
         m = finalize(plan, a.work, a.outdir, jobs=a.jobs)
         print(f"pack-finalize: {m['category']}: {m['jets']} jets in {len(m['files'])} files live in {a.outdir}", file=sys.stderr)
 
@@ -220,7 +217,7 @@ def finalize_main(argv=None) -> int:
 
 
 def verify_main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="verify-dataset", description="Check every file of a dataset against its manifest "
+    ap = ArgumentParser(prog="verify-dataset", description="Check every file of a dataset against its manifest "
                                  "(size, SHA-256, jet and label counts; --content: the arrays' hash). Exit 2 naming each wrong file.")
     ap.add_argument("dataset_dir")
     ap.add_argument("--categories", nargs="+", default=None, help="default: every manifest in the directory")
@@ -234,6 +231,9 @@ def verify_main(argv=None) -> int:
     def run(a):
         from .store import verify_dataset
 
+        check_paths(inputs=[("--since", s) for s in a.since])
+        if a.stamp and Path(a.stamp).parent.resolve() == Path(a.dataset_dir).resolve() and Path(a.stamp).exists():
+            raise UsageError(f"{a.stamp}: --stamp would overwrite a file of the dataset")
         since = {}
         for path in a.since:
             try:

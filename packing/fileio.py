@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import uproot
 
+from jetclass2.atomic import full_disk_names
 from ntuplizer.schema import BRANCH_NAMES
 from ntuplizer.writer import TREE_NAME
 
@@ -102,7 +103,7 @@ def write_packed(path: str | os.PathLike, chunks, fmt: str = "root", compression
     nonfinite: dict[str, int] = {}
     n = 0
     content = columns.ContentHash()
-    with work_dir(path.parent, f".{path.name}.{os.getpid()}.") as staging:
+    with full_disk_names(path), work_dir(path.parent, f".{path.name}.{os.getpid()}.") as staging:
         tmp = staging / path.name  # a ROOT file records its name: write it under the final one
         if fmt == "root":
             with PackedTreeWriter(tmp, name=path.name, compression=compression, baskets=baskets) as writer:

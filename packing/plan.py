@@ -305,7 +305,7 @@ def load_plan(path) -> dict:
         plan = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise PackingError(f"{path}: not a readable packing plan ({exc})") from exc
-    if plan.get("version") != PLAN_VERSION or plan.get("plan_id") != plan_id(plan):
+    if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION or plan.get("plan_id") != plan_id(plan):
         raise PackingError(f"{path}: packing plan damaged or of another version (rerun pack-plan)")
     plan["labels"] = {int(k): v for k, v in plan["labels"].items()}
     for info in plan["inputs"]:

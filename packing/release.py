@@ -20,7 +20,6 @@ into place. A previous release is moved aside only then and deleted after the re
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -210,17 +209,22 @@ def release(dataset_dir, out, row_group_jets: int = 10_000, categories=None, pro
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="release-dataset", description="A packed dataset (manifests) -> the published "
+    from jetclass2.cliargs import ArgumentParser, UsageError, inside, integer
+
+    ap = ArgumentParser(prog="release-dataset", description="A packed dataset (manifests) -> the published "
                                  "layout: {Category}_NNNN.parquet (ZSTD, row groups, provenance metadata) and a dataset card.")
     ap.add_argument("dataset_dir", help="our packed dataset (results/dataset)")
     ap.add_argument("-o", "--output", required=True, help="release directory (replaced only once the new one is complete)")
-    ap.add_argument("--row-group-jets", type=int, default=10_000, help="jets per parquet row group (default 10000)")
+    ap.add_argument("--row-group-jets", type=integer(minimum=1), default=10_000, help="jets per parquet row group (default 10000)")
     ap.add_argument("--categories", nargs="+", default=None)
     ap.add_argument("--provenance-dir", default=None, help="generation outputs (SAMPLE/JOB.root.gridpoints.json)")
     args = ap.parse_args(argv)
     from .cli import _run
 
     def run(a):
+        if inside(a.output, a.dataset_dir) or inside(a.dataset_dir, a.output):
+            raise UsageError(f"{a.output}: the release directory -o and the dataset {a.dataset_dir} overlap "
+                             "(the release replaces its directory)")
         s = release(a.dataset_dir, a.output, a.row_group_jets, a.categories, a.provenance_dir)
         print(f"release-dataset: {s['jets']} jets in {len(s['files'])} files -> {a.output}", file=sys.stderr)
 

@@ -8,24 +8,17 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
+
+from jetclass2.atomic import Terminated, install_sigterm_handler  # noqa: F401  (Terminated: re-exported)
 
 log = logging.getLogger(__name__)
 
 
-class Terminated(SystemExit):
-    """Raised in the main thread when SIGTERM/SIGHUP arrives, so that ``finally`` blocks clean up."""
-
-
 def install_signal_handlers() -> None:
-    """Turn SIGTERM and SIGHUP into an exception: context managers remove temporary files on the way out."""
-    def handler(signum, _frame):
-        raise Terminated(128 + signum)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
+    """Turn SIGTERM and SIGHUP into :class:`Terminated`: context managers remove temporary files on the way out."""
+    install_sigterm_handler((signal.SIGTERM, signal.SIGHUP))
 
 
 @contextlib.contextmanager
@@ -71,17 +64,3 @@ def link_or_copy(src: Path, dst: Path) -> None:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
             raise
         shutil.copy2(src, dst)
-
-
-def describe_os_error(exc: OSError) -> str:
-    """One line naming the file and the problem (disk full, permission, is a directory, ...)."""
-    name = exc.filename or ""
-    reason = exc.strerror or str(exc)
-    if exc.errno == errno.ENOSPC:
-        reason = "no space left on device"
-    return f"{name}: {reason}" if name else reason
-
-
-def fail(prog: str, message: str) -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    return 2

@@ -3,6 +3,7 @@ exit status 2, nothing left behind (temporary files included, on SIGTERM too).""
 import errno
 import io
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -119,22 +120,27 @@ def test_full_disk(shared_dir, tmp_path, monkeypatch, capsys, tool):
 
 @pytest.mark.parametrize("tool", ["ntuplize", "fastsim"])
 def test_sigterm_removes_the_temporary_file(shared_dir, tmp_path, tool):
-    out = tmp_path / "out.root"
+    """SIGTERM at a random moment of the work is never lost (it was, 2 times in 9, when it landed in a
+    weakref callback of importlib: "Exception ignored ... Terminated: 143" and exit 0): exit status
+    143, one line, no file left. $JETCLASS2_SIGTERM_RUNS runs (default 3; 30 measured by hand)."""
     module = {"ntuplize": "ntuplizer.cli", "fastsim": "fastsim.cli"}[tool]
     extra = ["--chunk", "10"] if tool == "ntuplize" else ["--pileup", "0", "--batch", "5"]
-    proc = subprocess.Popen([sys.executable, "-m", module, str(shared_dir / HBB), "-o", str(out), "-q", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    tmp = tmp_path / f".out.root.{proc.pid}.tmp"
-    deadline = time.monotonic() + 120
-    while not tmp.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert tmp.exists(), "the job never started writing"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)  # our own child, by its PID
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
-    assert stderr.strip().splitlines() == [f"{tool}: error: terminated by SIGTERM; {out} not written"]
-    assert leftovers(tmp_path) == []
+    rng = random.Random(f"sigterm {tool}")
+    for run in range(int(os.environ.get("JETCLASS2_SIGTERM_RUNS", "3"))):
+        out = tmp_path / f"out{run}.root"
+        proc = subprocess.Popen([sys.executable, "-m", module, str(shared_dir / HBB), "-o", str(out), "-q", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tmp = tmp_path / f".{out.name}.{proc.pid}.tmp"
+        deadline = time.monotonic() + 120
+        while not tmp.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert tmp.exists(), "the job never started writing"
+        time.sleep(rng.uniform(0, 1.5))
+        proc.send_signal(signal.SIGTERM)  # our own child, by its PID
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 128 + signal.SIGTERM, (run, stderr)
+        assert stderr.strip().splitlines() == [f"{tool}: error: terminated by SIGTERM; {out} not written"], run
+        assert leftovers(tmp_path) == [], run
 
 
 def test_stale_temporary_files_are_removed(shared_dir, tmp_path):
@@ -145,3 +151,19 @@ def test_stale_temporary_files_are_removed(shared_dir, tmp_path):
     r = cli("ntuplize", shared_dir / SMALL, "-o", tmp_path / "jets.root")
     assert r.returncode == 0, r.stderr
     assert leftovers(tmp_path) == ["jets.root"]
+
+
+@pytest.mark.parametrize("name", ["res2p_lite_card_10events.root", "res2p_higgs2p_10events.root"])
+def test_real_delphes_files_are_accepted(shared_dir, tmp_path, capsys, name):
+    """Delphes writes Particle.Rapidity = -inf or NaN for nearly collinear massless particles
+    (TLorentzVector::Rapidity); fastsim refused the lite-card file for it ("event 2: branch
+    Particle.Rapidity holds -inf"). Nothing computes with it: it is passed through as Delphes wrote it."""
+    source = shared_dir / "delphes" / name
+    sim = tmp_path / "sim.root"
+    assert fastsim_main([str(source), "-o", str(sim), "--pileup", "0", "-q"]) == 0, capsys.readouterr().err
+    rapidity = np.asarray(ak.flatten(uproot.open(source)["Delphes"]["Particle.Rapidity"].array()))
+    passed = np.asarray(ak.flatten(uproot.open(sim)["Delphes"]["Particle.Rapidity"].array()))
+    assert np.array_equal(passed, rapidity, equal_nan=True)
+    for path in (source, sim):
+        assert ntuplize_main([str(path), "-o", str(tmp_path / "jets.root"), "-q"]) == 0, capsys.readouterr().err
+    # (non-finite values in the fields that are used stay refused: test_non_finite_momenta_are_refused)

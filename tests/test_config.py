@@ -78,6 +78,16 @@ def test_default_and_full_configs_are_valid(tmp_path):
                                   "(jet_algorithms: [0.8, 1.5])"),
     ("detector.pileup_library_events", 5, "config detector.pileup_library_events: 5 minimum-bias events are fewer than the "
                                           "10 the card cards/delphes/fastsim_CMS_JetClassII.yaml requires"),
+    # issue 22: the training section and its network options are checked as strictly as the rest
+    ("training.epocs", 3, "config training: Additional properties are not allowed ('epocs' was unexpected)"),
+    ("training.network_options.num_heads", "abc", "config training.network_options.num_heads: 'abc' is not of type 'integer'"),
+    ("training.network_options.num_layers", 0, "config training.network_options.num_layers: 0 is less than the minimum of 1"),
+    ("training.network_options.embed_dims", "[16,x,16]", "config training.network_options.embed_dims: '[16,x,16]' does not match"),
+    ("training.network_options.fc_params", "[(32,abc)]", "config training.network_options.fc_params: '[(32,abc)]' does not match"),
+    ("training.network_options.num_haeds", 2, "config training.network_options: Additional properties are not allowed "
+                                              "('num_haeds' was unexpected)"),
+    ("samples", {}, "config samples: {} should be non-empty"),
+    ("results", "README.md", "config results: README.md is a file, not a directory"),
 ])
 def test_config_traps(path, value, message):
     with pytest.raises(wc.ConfigError) as err:
@@ -165,3 +175,21 @@ def test_dry_run_stops_on_a_bad_y_grid(tmp_path, edit, message):
     rc, out = dry_run("--config", f"generation={{backend: embedded, samples_config: {path}, min_pt: 400}}")
     assert rc != 0 and f"config generation.samples_config: {path}: {message}" in out, out[-2000:]
     assert "rule generate" not in out
+
+
+def test_network_options_that_weaver_reads():
+    for value in ("[128,512,128]", "[ 16 , 32 ]", [16, 32, 16]):
+        checked(with_change("training.network_options.embed_dims", value))
+    for value in ("[(512,0.1)]", "[]", "[(512, 0.1), (256, 0)]"):
+        checked(with_change("training.network_options.fc_params", value))
+
+
+def test_empty_mapping_given_with_config_is_refused():
+    """`--config 'samples={}'` was merged into the config file's samples and ignored."""
+    with pytest.raises(wc.ConfigError, match=r"^config samples: --config gives an empty mapping"):
+        wc.check_overrides({"samples": {}})
+    with pytest.raises(wc.ConfigError, match=r"^config pack.extra: --config gives an empty mapping"):
+        wc.check_overrides({"pack": {"extra": {}}, "seed": "3"})
+    wc.check_overrides({"samples": {"QCD": {"jobs": "1", "events_per_job": "9"}}})
+    rc, out = dry_run("--config", "samples={}")
+    assert rc != 0 and "config samples: --config gives an empty mapping" in out and "Traceback" not in out

@@ -131,11 +131,11 @@ def test_min_pt_restricts_the_draw(cfg):
 
 @pytest.mark.parametrize("args,message", [
     (["--sample", "Res5P", "--events", "1"], "unknown sample 'Res5P'"),
-    (["--sample", "QCD", "--events", "-3"], "number of events must be >= 0"),
-    (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "0"], "events per grid point must be >= 1"),
-    (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "-5"], "events per grid point must be >= 1"),
+    (["--sample", "QCD", "--events", "-3"], "argument --events: must be at least 0, got -3"),
+    (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "0"], "argument --events-per-grid-point: must be at least 1"),
+    (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "-5"], "argument --events-per-grid-point: must be at least 1"),
     (["--sample", "Res2P_neutral", "--events", "10", "--min-pt", "3000"], "no Res2P_neutral grid point with pT_min >= 3000"),
-    (["--sample", "QCD", "--events", "10", "--job", "-1"], "job index must be an integer >= 0"),
+    (["--sample", "QCD", "--events", "10", "--job", "-1"], "argument --job: must be at least 0, got -1"),
 ])
 def test_cli_rejects_bad_input_before_generating(tmp_path, args, message):
     out = tmp_path / "x.root"
@@ -148,12 +148,13 @@ def test_cli_rejects_bad_input_before_generating(tmp_path, args, message):
 def test_render_cards_rejects_bad_input(tmp_path):
     from generation.cli import render_cards_main
 
-    for argv, message in ((["--sample", "QCD", "--events", "0"], "number of events must be positive"),
-                          (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "0"], "events per grid point"),
+    for argv, message in ((["--sample", "QCD", "--events", "0"], "argument --events: must be at least 1"),
+                          (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "0"], "--events-per-grid-point"),
                           (["--sample", "Res9P", "--events", "10"], "unknown sample")):
         err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            assert render_cards_main([*argv, "--job", "0", "-o", str(tmp_path / "cards")]) == 2
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_status:
+            sys.exit(render_cards_main([*argv, "--job", "0", "-o", str(tmp_path / "cards")]))
+        assert exit_status.value.code == 2
         assert message in err.getvalue()
     assert list(tmp_path.iterdir()) == []
 

@@ -224,7 +224,7 @@ def test_bad_inputs_and_options_rejected_before_anything_changes(inputs, tmp_pat
         (["--inputs", tmp_path / "truncated.root"], "truncated.root"),
         (["--inputs", tmp_path / "missing.root"], "missing.root: ntuple not found"),
         (["--inputs", *inputs, "--split", "0", "0", "0"], "sum to 0"),
-        (["--inputs", *inputs, "--split", "4", "-1", "1"], "must not be negative"),
+        (["--inputs", *inputs, "--split", "4", "-1", "1"], "must be at least 0, got -1"),
         (["--inputs", *inputs, "--files-per-tarball", "0"], "must be at least 1"),
         (["--inputs", *inputs, "--jets-per-file", "0"], "must be at least 1"),
     ]

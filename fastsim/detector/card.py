@@ -27,8 +27,10 @@ def load_card(card=None) -> dict:
     try:
         with open(path) as f:
             data = yaml.safe_load(f)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SimulationInputError(f"{path}: cannot parse the fast-simulation card ({exc})") from exc
+    except OSError as exc:
+        raise SimulationInputError(f"{path}: cannot read the fast-simulation card ({exc.strerror or exc})") from exc
     missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
     if missing:
         raise SimulationInputError(f"{path}: fast-simulation card lacks section(s) {missing}")
