@@ -183,7 +183,7 @@ def plan_file(shared_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plan")
     ntuple = tmp / "a.root"
     shutil.copyfile(shared_dir / NTUPLE, ntuple)
-    assert pcli.plan_main(["--category", "Res2P", "--inputs", str(ntuple), "-o", str(tmp / "plan.json"), "-q"]) == 0
+    assert pcli.plan_main(["--category", "Res2P", "--inputs", str(ntuple), "-o", str(tmp / "plan.json"), "--split", "1", "0", "0", "-q"]) == 0
     return tmp / "plan.json"
 
 
