@@ -153,3 +153,32 @@ def test_angular_distribution_follows_the_matrix_element(cfg, events, name):
     assert kstest(u_values, "uniform").pvalue > 0.001
     if name == "Res34P":  # the t/u-channel makes it forward: a flat distribution is rejected
         assert kstest(cos / np.sqrt(1 - point.pt_min ** 2 / pstar ** 2), "uniform").pvalue < 1e-3
+
+
+def test_mode_cards_are_generate_inputs_and_x_jet_stays_available(cfg, tmp_path, monkeypatch):
+    """The chosen mode's Pythia and process cards shape the data: inputs of the generate jobs. x_jet gives one X + jet."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    from jetclass2 import workflow_config as wc
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(repo)
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    wc.validate(config, yaml.safe_load((repo / "config" / "schema.yaml").read_text()))
+    inputs = wc.plan(config).generate_inputs
+    for name in POINTS:
+        mode = samples.embedded_mode(cfg, name)
+        assert any(f.endswith(mode["pythia_card"]) for f in inputs[name])
+        assert any(f.endswith(mode["process_card"]) for f in inputs[name])
+    alt = copy.deepcopy(cfg)
+    alt["samples"]["Res2P_neutral"]["embedded_production"] = "x_jet"
+    point = POINTS["Res2P_neutral"]
+    gen = PythiaGenerator(samples.pythia_commands(alt, point, 3) + FAST, **samples.generator_options(alt, "Res2P_neutral"))
+    ev = ak.concatenate(list(gen.generate(50, batch_size=50)))
+    assert ak.all(ak.sum((ev.PID == 25) & (ev.Status == 22), axis=1) == 1)
+    alt["samples"]["Res2P_neutral"]["embedded_production"] = "pairs"
+    with pytest.raises(samples.GenerationConfigError, match="embedded_production: 'pairs' is not a key of embedded_modes"):
+        samples.pythia_commands(alt, point, 3)
