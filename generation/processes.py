@@ -182,8 +182,11 @@ def _define():
         def __init__(self, card: dict):
             base.__init__(self)
             self._common(card)
-            self.v = float(card["vev"])
-            self.m_top = float(card["top_mass"])
+            try:
+                self.v = float(card["vev"])
+                self.m_top = float(card["top_mass"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ProcessCardError(f"process card: missing or bad key {exc}") from exc
             self._sigma = 0.0
 
         def inFlux(self):  # noqa: N802
