@@ -45,12 +45,14 @@ class PythiaGenerator:
     ``generic_resonances``: PDG ids whose widths Pythia takes from the cards (mWidth x BR, exact
     for decay tables of meMode >= 100) instead of computing them from couplings at every init.
     ``final_only`` keeps final-state particles only (pile-up library).
+    ``process_card``: a hard process Pythia lacks, in Python (``generation.processes``, e.g. the X
+    pairs of the resonant samples); its masses follow each configuration's particle data.
     ``time_init``, ``time_next`` (Pythia's ``nextBatch``) and ``time_convert`` are CPU seconds of
     this process, robust on a shared machine.
     """
 
     def __init__(self, commands: list[str], relabel: dict[int, int] | None = None, final_only: bool = False,
-                 generic_resonances: tuple[int, ...] | list[int] = ()):
+                 generic_resonances: tuple[int, ...] | list[int] = (), process_card: dict | None = None):
         import pythia8mc
 
         self.pythia = pythia8mc.Pythia("", False)  # no banner
@@ -58,6 +60,13 @@ class PythiaGenerator:
         self._resonances = [pythia8mc.ResonanceGeneric(int(pid)) for pid in generic_resonances]
         for res in self._resonances:
             self.pythia.addResonancePtr(res)
+        self._process = None
+        if process_card:
+            from generation.processes import make_process
+
+            self._process = make_process(process_card)  # kept alive here: Pythia holds a shared pointer
+            if not self.pythia.setSigmaPtr(self._process):
+                raise GenerationError(f"Pythia did not accept the process {process_card.get('process')!r}")
         self.relabel = relabel or {}
         self.final_only = final_only
         self.time_init = self.time_next = self.time_convert = 0.0
@@ -74,6 +83,10 @@ class PythiaGenerator:
         for cmd in commands:
             if not self.pythia.readString(cmd):
                 raise GenerationError(f"Pythia rejected the setting {cmd!r}")
+        if self._process is not None:
+            from generation.processes import configure
+
+            configure(self._process, self.pythia.particleData)
         if self._pdfs:  # our PDF objects stand in: Pythia would re-read the hard-process grid file at every init
             self.pythia.readString("PDF:useHard = off")
         if not self.pythia.init():

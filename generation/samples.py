@@ -92,10 +92,33 @@ def relabel_of(cfg: dict, sample: str) -> dict[int, int]:
     return {int(k): int(v) for k, v in sample_config(cfg, sample)["relabel"].items()}
 
 
+def embedded_mode(cfg: dict, sample: str) -> dict:
+    """The sample's embedded hard process: ``{"pythia_card": ..., "process_card": ...}`` of the mode
+    ``embedded_production`` names (empty for samples whose ``pythia_card`` holds the whole process)."""
+    scfg = sample_config(cfg, sample)
+    mode = scfg.get("embedded_production")
+    if not mode:
+        return {}
+    modes = scfg.get("embedded_modes") or {}
+    if mode not in modes:
+        raise GenerationConfigError(f"{cfg['_path']}: samples.{sample}.embedded_production: {mode!r} is not a key of "
+                                    f"embedded_modes (known: {', '.join(modes)})")
+    return modes[mode]
+
+
 def generator_options(cfg: dict, sample: str) -> dict:
     """Keyword arguments of :class:`generation.pythia_driver.PythiaGenerator` for a sample."""
     scfg = sample_config(cfg, sample)
-    return {"relabel": relabel_of(cfg, sample), "generic_resonances": tuple(scfg["generic_resonances"])}
+    opts = {"relabel": relabel_of(cfg, sample), "generic_resonances": tuple(scfg["generic_resonances"])}
+    card = embedded_mode(cfg, sample).get("process_card")
+    if card:
+        from generation.processes import ProcessCardError, load_card
+
+        try:
+            opts["process_card"] = load_card(card)
+        except ProcessCardError as exc:
+            raise GenerationConfigError(str(exc)) from exc
+    return opts
 
 
 # ---- grids -----------------------------------------------------------------------------------
@@ -364,7 +387,9 @@ def pythia_commands(cfg: dict, point: GridPoint, seed: int) -> list[str]:
     """All Pythia settings of one batch (common card + sample card), rendered for ``point``."""
     scfg = sample_config(cfg, point.sample)
     values = card_values(cfg, point, seed)
-    return render_card("cards/pythia/common.cmnd", values) + render_card(scfg["pythia_card"], values)
+    mode = embedded_mode(cfg, point.sample)
+    extra = render_card(mode["pythia_card"], values) if mode else []
+    return render_card("cards/pythia/common.cmnd", values) + render_card(scfg["pythia_card"], values) + extra
 
 
 # ---- provenance ------------------------------------------------------------------------------

@@ -198,6 +198,13 @@ def plan(config: dict, apptainer: bool = False) -> Plan:
             files = [samples_config, *common, *pythia_card_files(info.get("pythia_card"), f"{samples_config}: samples.{sample}.pythia_card")]
             if info.get("decay_card"):
                 files += pythia_card_files(info["decay_card"], f"{samples_config}: samples.{sample}.decay_card")
+            mode = info.get("embedded_production")
+            if mode:  # the hard process of the chosen mode: its Pythia card and Python-process card
+                spec = (info.get("embedded_modes") or {}).get(mode) or {}
+                key = f"{samples_config}: samples.{sample}.embedded_modes.{mode}"
+                files += pythia_card_files(spec.get("pythia_card"), f"{key}.pythia_card")
+                if spec.get("process_card"):
+                    files.append(_existing(spec["process_card"], f"{key}.process_card", "process card"))
         inputs[sample] = list(dict.fromkeys(files))
     all_categories = sorted(set(category.values()))
     selected = list(config.get("categories") or all_categories)

@@ -58,7 +58,7 @@ def test_three_batch_job_has_three_grid_points_in_record_and_provenance(tmp_path
     x_hard = (pid == 25) & (status == 22)
     for k, b in enumerate(batches):
         sl = slice(10 * k, 10 * k + 10)
-        assert ak.all(ak.sum(x_hard[sl], axis=1) == 1)
+        assert ak.all(ak.sum(x_hard[sl], axis=1) == 2)  # X pairs, as the reference
         m = ak.to_numpy(ak.flatten(mass[sl][x_hard[sl]]))
         assert np.allclose(m, b["mass_x"], rtol=0.01), (k, m, b)
         assert np.all(ak.to_numpy(ak.flatten(pt[sl][x_hard[sl]])) > 0.9 * b["pt_min"])
