@@ -47,6 +47,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from generation import samples  # noqa: E402
 from generation.pileup_library import cache_dir  # noqa: E402
+from generation.pythia_driver import PythiaGenerator  # noqa: E402
 from jetclass2.resources import shared_dir  # noqa: E402
 
 DELPHES_CARD = REPO / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.tcl"
@@ -232,7 +233,18 @@ def delphes_file(stack: Path, workdir: Path, point: Point, n_events: int, pileup
     (d / "pythia.cmnd").write_text("\n".join(cmnd) + "\n")
     tmp = d / "delphes.tmp.root"
     tmp.unlink(missing_ok=True)
+    t_lhe = 0.0
+    options = samples.generator_options(cfg, point.sample)
+    if options.get("process_card"):
+        # a hard process only our Pythia has (X pairs): it writes the hard-process events, and the C++
+        # Pythia of DelphesPythia8 showers and decays them with the same cards, as the container path does
+        t0 = time.perf_counter()
+        off = ["PartonLevel:all = off", "HadronLevel:all = off", "ProcessLevel:resonanceDecays = off"]
+        PythiaGenerator(samples.pythia_commands(cfg, point.grid, pseed) + off, **options).write_lhe(d / "hard.lhe", n_events)
+        (d / "pythia.cmnd").write_text("\n".join(cmnd + ["Beams:frameType = 4", "Beams:LHEF = hard.lhe"]) + "\n")
+        t_lhe = time.perf_counter() - t0
     dt, _ = run_in_stack(stack, ["DelphesPythia8", "card.tcl", "pythia.cmnd", tmp.name], d / "delphes.log", d)
+    dt += t_lhe
     os.replace(tmp, out)
     return out, dt
 

@@ -186,6 +186,30 @@ class PythiaGenerator:
                 log.info("generated %d/%d events (%.1f events/s CPU)", done, n_events, done / (time.process_time() - t_start))
             yield out
 
+    def write_lhe(self, path, n_events: int) -> None:
+        """Write ``n_events`` hard-process events as a Les Houches file (Pythia's LHEF3 writer).
+
+        For a process only this generator has (``process_card``), so that a C++ Pythia — the real
+        chain's ``DelphesPythia8`` with ``Beams:frameType = 4`` — showers the same hard process. The
+        generator must be configured with ``PartonLevel:all = off``, ``HadronLevel:all = off`` and
+        ``ProcessLevel:resonanceDecays = off`` (the shower's Pythia decays the X)."""
+        import pythia8mc
+
+        writer = pythia8mc.LHEF3FromPythia8(self.pythia.process, self.pythia.infoPython())
+        writer.openLHEF(str(path))
+        writer.setInit()
+        done = failures = 0
+        while done < n_events:
+            if self.pythia.next():
+                writer.setEvent()
+                done += 1
+            else:
+                failures += 1
+                if failures > 100 + n_events:
+                    writer.closeLHEF(True)
+                    raise GenerationError(f"{path}: Pythia failed {failures} times writing {n_events} hard-process events")
+        writer.closeLHEF(True)
+
 
 _PARTICLE = ("id", "status", "mother1", "mother2", "daughter1", "daughter2", "m")
 _P4 = ("px", "py", "pz", "e")
