@@ -59,7 +59,7 @@ METRIC_NAMES = {"pt": "jet pT (median per-jet ratio)", "msd": "m_SD (median per-
                 "f_nh": "neutral-hadron pT fraction", "d0": "median |d0|", "dz": "median |dz|"}
 # Validation points: per sample the grid values used at every pT range (Res34P: m_X, m_Y, width_Y).
 POINT_MASSES = {"Res2P_neutral": {"mass": 125.0}, "Res2P_charged": {"mass": 80.0},
-                "Res34P": {"mass": 250.0, "mass_y": 60.0, "width_y": 0.01}, "QCD": {}}
+                "Res34P": {"mass": 250.0, "mass_y": 62.5, "width_y": 1.25}, "QCD": {}}
 MINBIAS_CMND = "cards/pythia/minbias.cmnd"
 MSD_MIN = 20.0  # GeV: the soft-drop mass ratio is taken over jets whose GEN-jet is heavier than this
 CONVERTER_CARD = """set ExecutionPath { TreeWriter }

@@ -195,7 +195,9 @@ class PythiaGenerator:
         ``ProcessLevel:resonanceDecays = off`` (the shower's Pythia decays the X)."""
         import pythia8mc
 
-        writer = pythia8mc.LHEF3FromPythia8(self.pythia.process, self.pythia.infoPython())
+        # the writer keeps raw pointers: hold the bindings' objects for its lifetime
+        process, info = self.pythia.process, self.pythia.infoPython()
+        writer = pythia8mc.LHEF3FromPythia8(process, info)
         writer.openLHEF(str(path))
         writer.setInit()
         done = failures = 0
