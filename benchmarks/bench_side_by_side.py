@@ -179,11 +179,25 @@ class Reference:
             path.write_text(text)
         return path
 
-    def delphes_pythia8(self, card: Path, cmnd: list[str], n: int, out: Path, log: Path) -> dict:
+    def delphes_pythia8(self, card: Path, cmnd: list[str], n: int, out: Path, log: Path, hard: tuple | None = None) -> dict:
+        """DelphesPythia8 on ``cmnd``; ``hard`` = (commands, generator options) of a hard process only our
+        Pythia has (X pairs): its events go in as an LHE file written here, whose CPU time is added."""
         cmnd_file = out.with_suffix(".cmnd")
-        cmnd_file.write_text("\n".join(cmnd + [f"Main:numberOfEvents = {n}"]) + "\n")
+        lines, cpu = cmnd + [f"Main:numberOfEvents = {n}"], 0.0
+        if hard is not None and n > 0:
+            from generation.pythia_driver import PythiaGenerator
+
+            t0 = time.process_time()
+            lhe = out.with_suffix(".lhe")
+            off = ["PartonLevel:all = off", "HadronLevel:all = off", "ProcessLevel:resonanceDecays = off"]
+            PythiaGenerator(hard[0] + off, **hard[1]).write_lhe(lhe, n)
+            cpu = time.process_time() - t0
+            lines += ["Beams:frameType = 4", f"Beams:LHEF = {lhe}"]
+        cmnd_file.write_text("\n".join(lines) + "\n")
         out.unlink(missing_ok=True)
-        return run(["DelphesPythia8", card, cmnd_file, out], log, out.parent, self.env)
+        result = run(["DelphesPythia8", card, cmnd_file, out], log, out.parent, self.env)
+        result["cpu"] += cpu
+        return result
 
     def compile_macro(self) -> Path:
         tarball = sorted(TOOLCHAIN.glob("jetclass2_generation-*-analyzers.tar.gz"))[-1]
@@ -374,11 +388,13 @@ def main() -> int:
         ref = Reference(stack, cache)
     t_start = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="side_by_side_"))
-    points = {}
+    points, hard = {}, {}
     for name in names:
         # the first batch of ``generate --job JOB --seed SEED --min-pt MIN_PT``: its grid point and Pythia seed
         first = samples.job_batches(cfg, name, JOB, args.chain_events, SEED, None, MIN_PT)[0]
         points[name] = (first.point, samples.pythia_commands(cfg, first.point, first.pythia_seed))
+        options = samples.generator_options(cfg, name)
+        hard[name] = (points[name][1], options) if options.get("process_card") else None
     qcd_of = {n: cfg["samples"][n].get("kind") == "qcd" or ("resonance" not in cfg["samples"][n]) for n in names}
     figures = {"samples": {n: p.describe() for n, (p, _) in points.items()}, "reference_skipped": reason}
     print(f"side-by-side benchmark, {len(names)} samples: " + ", ".join(figures["samples"].values()), flush=True)
@@ -394,7 +410,7 @@ def main() -> int:
 
             def make(tmp, d=d, cmnd=cmnd, name=name):
                 print(f"  DelphesPythia8: {args.events} events of {name} -> {d}", flush=True)
-                ref.delphes_pythia8(card, cmnd, args.events, tmp, d / "delphes.log")
+                ref.delphes_pythia8(card, cmnd, args.events, tmp, d / "delphes.log", hard[name])
 
             full = atomic_run(d / "delphes.root", make)
             inputs[name] = {"full": full, "empty": ref.subset(full, 0, d / "empty.root"),
@@ -505,7 +521,7 @@ def main() -> int:
             dp_runs, dp_empty, dp_files = [], [], []
             for name in names:
                 out = work / f"delphespythia8_{name}.root"
-                dp_runs.append(ref.delphes_pythia8(card, points[name][1], k, out, work / f"delphespythia8_{name}.log"))
+                dp_runs.append(ref.delphes_pythia8(card, points[name][1], k, out, work / f"delphespythia8_{name}.log", hard[name]))
                 dp_empty.append(ref.delphes_pythia8(card, points[name][1], 0, work / f"delphespythia8_{name}_0.root",
                                                     work / f"delphespythia8_{name}_0.log"))
                 dp_files.append(out)
