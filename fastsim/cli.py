@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import sys
 
-from jetclass2 import numba_cache
 from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.logs import setup_cli_logging
@@ -49,7 +48,6 @@ def main(argv=None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
-    numba_cache.announce(logging.getLogger("fastsim"))  # a cold cache costs ~30 s: say so
     from fastsim.detector import SimulationInputError, Simulator, load_card
     from generation.pileup_library import PileupLibraryError, default_pileup_library
     from jetclass2.delphes_tree import DelphesInputError

@@ -16,7 +16,6 @@ import time
 from generation import samples
 from generation.pileup_library import PileupLibraryError, default_pileup_library
 from generation.pythia_driver import GenerationError, PythiaGenerator
-from jetclass2 import numba_cache
 from jetclass2.atomic import check_output_path
 from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.delphes_tree import DelphesWriter
@@ -45,7 +44,6 @@ def main(argv=None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
-    numba_cache.announce(logging.getLogger("generate"))  # a cold cache costs ~30 s: say so
     if not args.list_grid_points and not args.output:
         ap.error("the following arguments are required: -o/--output")
 

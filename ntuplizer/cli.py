@@ -1,10 +1,9 @@
 """``ntuplize``: Delphes-format files -> one JetClass-II jet ntuple."""
 from __future__ import annotations
 
-import logging
 import sys
 
-from jetclass2 import delphes_tree, numba_cache
+from jetclass2 import delphes_tree
 from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.logs import setup_cli_logging
@@ -27,7 +26,6 @@ def main(argv=None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
-    numba_cache.announce(logging.getLogger("ntuplize"))  # a cold cache costs ~30 s: say so
     fmt = args.format or ("parquet" if args.output.endswith(".parquet") else "root")
     try:
         with raise_on_sigterm():  # temporary files are removed on SIGTERM too
