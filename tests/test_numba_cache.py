@@ -26,11 +26,10 @@ def test_warm_kernels_fill_an_empty_cache_that_later_jobs_only_read(tmp_path, sh
     n = cached_kernels(cache)
     assert n >= 30 and stamp.read_text().startswith(f"{n} numba kernels cached in {cache}")
     before = _kernel_files(cache)
-    # a job on a real Delphes file of the production: announces the cache, compiles nothing new
+    # a job on a real Delphes file of the production compiles nothing new
     delphes = shared_dir / "delphes" / "hbb_m125_pt500_200events.root"
     r = subprocess.run(["ntuplize", str(delphes), "-o", str(tmp_path / "jets.root")], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert f"numba kernels: {n} cached in {cache}" in r.stderr
     assert _kernel_files(cache) == before
 
 

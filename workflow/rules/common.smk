@@ -9,9 +9,8 @@ SOFTWARE = "../envs/jetclass2.yaml"
 # cluster); NUMBA_CACHE_DIR set here reaches local jobs and, as Slurm exports the environment, cluster
 # jobs. A NUMBA_CACHE_DIR set by the user wins. The stamp is an existence-only input (ancient): warming
 # the cache again never reruns a job.
-NUMBA_CACHE = os.environ.setdefault(
-    "NUMBA_CACHE_DIR", os.path.abspath(config.get("numba_cache") or os.path.join(RESULTS, ".numba_cache"))
-)
+NUMBA_CACHE = config.get("numba_cache") or os.path.join(RESULTS, ".numba_cache")
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.abspath(NUMBA_CACHE))
 KERNELS = ancient(f"{NUMBA_CACHE}/warm.ok")
 # `--config categories=[QCD]` restricts the run (and the default target) to some categories
 CATEGORIES = PLAN.categories
@@ -80,3 +79,35 @@ wildcard_constraints:
     sample="|".join(SAMPLES),
     job=r"\d{5}",
     category="|".join(ALL_CATEGORIES),
+
+
+def _check_samples_config():
+    """The samples file against its schema and its grids (e.g. a Y mass grid leaving an X mass without Y): at the dry run."""
+    from generation.samples import GenerationConfigError, load_config
+
+    try:
+        load_config(PLAN.samples_config)
+    except GenerationConfigError as exc:
+        raise WorkflowError(f"config generation.samples_config: {exc}") from None
+
+
+def _check_job_splits():
+    """Every split of every category gets at least one generation job (the splits are made of whole jobs)."""
+    from packing.plan import SPLITS, job_splits
+
+    per_sample = PACK.get("sample_split") or {}
+    for s in per_sample:
+        if s not in SAMPLES:
+            raise WorkflowError(f"config pack.sample_split.{s}: not a sample of this configuration (samples: {', '.join(SAMPLES)})")
+    for cat in ALL_CATEGORIES:
+        members = [s for s in SAMPLES if category_of(s) == cat]
+        got = {name: 0 for name in SPLITS}
+        for s in members:
+            for name in job_splits(SAMPLES[s]["jobs"], per_sample.get(s, PACK["split"])):
+                got[name] += 1
+        for k, name in enumerate(SPLITS):
+            if got[name] == 0 and any(per_sample.get(s, PACK["split"])[k] > 0 for s in members):
+                jobs = ", ".join(f"{s}: {SAMPLES[s]['jobs']} jobs" for s in members)
+                raise WorkflowError(f"config pack.split: category {cat} gets no {name} job: splits are made of whole "
+                                    f"generation jobs ({jobs}; split {list(PACK['split'])} of each sample's jobs); "
+                                    f"configure more jobs or other weights (pack.split, pack.sample_split)")

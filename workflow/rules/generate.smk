@@ -6,16 +6,6 @@ _min_pt = config["generation"].get("min_pt")
 _PILEUP = config["detector"]["pileup_mean"] > 0
 
 
-def _check_samples_config():
-    """The samples file against its schema and its grids (e.g. a Y mass grid leaving an X mass without Y): at the dry run."""
-    from generation.samples import GenerationConfigError, load_config
-
-    try:
-        load_config(PLAN.samples_config)
-    except GenerationConfigError as exc:
-        raise WorkflowError(f"config generation.samples_config: {exc}") from None
-
-
 _check_samples_config()
 
 

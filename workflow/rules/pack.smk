@@ -28,28 +28,6 @@ if int(NTUPLES_PER_SCATTER) < 1:
     raise ValueError(f"config: pack.ntuples_per_scatter must be at least 1, got {NTUPLES_PER_SCATTER}")
 
 
-def _check_job_splits():
-    """Every split of every category gets at least one generation job (the splits are made of whole jobs)."""
-    from packing.plan import SPLITS, job_splits
-
-    per_sample = PACK.get("sample_split") or {}
-    for s in per_sample:
-        if s not in SAMPLES:
-            raise WorkflowError(f"config pack.sample_split.{s}: not a sample of this configuration (samples: {', '.join(SAMPLES)})")
-    for cat in ALL_CATEGORIES:
-        members = [s for s in SAMPLES if category_of(s) == cat]
-        got = {name: 0 for name in SPLITS}
-        for s in members:
-            for name in job_splits(SAMPLES[s]["jobs"], per_sample.get(s, PACK["split"])):
-                got[name] += 1
-        for k, name in enumerate(SPLITS):
-            if got[name] == 0 and any(per_sample.get(s, PACK["split"])[k] > 0 for s in members):
-                jobs = ", ".join(f"{s}: {SAMPLES[s]['jobs']} jobs" for s in members)
-                raise WorkflowError(f"config pack.split: category {cat} gets no {name} job: splits are made of whole "
-                                    f"generation jobs ({jobs}; split {list(PACK['split'])} of each sample's jobs); "
-                                    f"configure more jobs or other weights (pack.split, pack.sample_split)")
-
-
 _check_job_splits()
 
 
