@@ -31,10 +31,10 @@ from packing.categories import CATEGORY_LABELS
 from training.groups import group_of
 
 from .loader import _read_chunks, files
+from .qa_plots import CAPTIONS, PLOTS, make_plots
 
 log = logging.getLogger(__name__)
 ORDER = {"PASS": 0, "INFO": 0, "SKIP": 0, "WARN": 1, "FAIL": 2}
-PLOTS = ("labels.png", "kinematics.png", "constituents.png", "reference.png", "grid.png")
 SCALARS = ["jet_pt", "jet_eta", "jet_sdmass", "jet_nparticles", "jet_label", "genjet_pt", "genjet_nparticles"]
 
 
@@ -154,110 +154,6 @@ def _families(labels: np.ndarray) -> dict[str, np.ndarray]:
     return {g: fam == g for g in dict.fromkeys(fam.tolist())}
 
 
-def make_plots(outdir: Path, category: str, m: dict, sample: dict, reference: dict | None, cfg, points) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    family = CATEGORY_LABELS[category]
-    counts = {int(k): v for k, v in m["labels"].items()}
-    fig, ax = plt.subplots(figsize=(max(6, 0.09 * len(family) + 3), 3.6))
-    x = np.arange(len(family))
-    y = np.array([counts.get(int(k), 0) for k in family])
-    ax.bar(x, np.where(y > 0, y, np.nan), color="tab:blue")
-    ax.plot(x[y == 0], np.full((y == 0).sum(), 0.8), "x", color="tab:red", label="absent")
-    ax.set_yscale("log")
-    ax.set_ylim(0.5, max(2, y.max(initial=1)) * 2)
-    if len(family) <= 30:
-        ax.set_xticks(x, [LABEL_NAMES[k] for k in family], rotation=90, fontsize=7)
-    else:
-        ax.set_xlabel(f"label index {family.min()}-{family.max()}")
-    ax.set_ylabel("jets")
-    ax.set_title(f"{category}: jets per label ({(y > 0).sum()} of {len(family)} labels present)")
-    if (y == 0).any():
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(outdir / "labels.png", dpi=90)
-    plt.close(fig)
-
-    fams = _families(sample["jet_label"].astype(np.int64))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, branch, label, bins in ((axes[0], "jet_pt", "jet $p_T$ [GeV]", np.geomspace(100, 5000, 40)),
-                                    (axes[1], "jet_sdmass", "soft-drop mass [GeV]", np.linspace(0, 500, 40))):
-        for g, sel in fams.items():
-            if sel.sum():
-                ax.hist(sample[branch][sel], bins=bins, histtype="step", density=True, label=f"{g} ({sel.sum()})")
-        ax.set_xlabel(label)
-        ax.set_ylabel("density")
-        if branch == "jet_pt":
-            ax.set_xscale("log")
-    axes[1].legend(fontsize=6, ncol=2)
-    fig.suptitle(f"{category}: jet kinematics per label group ({len(sample['jet_pt'])} jets)")
-    fig.tight_layout()
-    fig.savefig(outdir / "kinematics.png", dpi=90)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    bins = np.arange(0, 201, 5)
-    names, rates = [], []
-    for g, sel in fams.items():
-        if sel.sum():
-            axes[0].hist(sample["jet_nparticles"][sel], bins=bins, histtype="step", density=True, label=g)
-            names.append(g)
-            rates.append(float(np.mean(sample["genjet_nparticles"][sel] > 0)))
-    axes[0].set_xlabel("constituents per jet")
-    axes[0].set_ylabel("density")
-    axes[0].legend(fontsize=6, ncol=2)
-    axes[1].barh(np.arange(len(names)), rates, color="tab:green")
-    axes[1].set_yticks(np.arange(len(names)), names, fontsize=6)
-    axes[1].set_xlim(0, 1.05)
-    axes[1].set_xlabel("GEN-jet match rate")
-    fig.suptitle(f"{category}: constituents and GEN-jet matching")
-    fig.tight_layout()
-    fig.savefig(outdir / "constituents.png", dpi=90)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, branch, label, bins in ((axes[0], "jet_pt", "jet $p_T$ [GeV]", np.geomspace(100, 5000, 25)),
-                                    (axes[1], "jet_sdmass", "soft-drop mass [GeV]", np.linspace(0, 500, 25)),
-                                    (axes[2], "jet_nparticles", "constituents", np.arange(0, 201, 10))):
-        if len(sample[branch]):
-            ax.hist(sample[branch], bins=bins, histtype="step", density=True, label=f"this production ({len(sample[branch])})")
-        if reference is not None and len(reference[branch]):
-            ax.hist(reference[branch], bins=bins, histtype="step", density=True, label=f"published ({len(reference[branch])})")
-        ax.set_xlabel(label)
-        if branch == "jet_pt":
-            ax.set_xscale("log")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"{category}: our jets and the published JetClass-II jets" + ("" if reference is not None else " (reference absent)"))
-    fig.tight_layout()
-    fig.savefig(outdir / "reference.png", dpi=90)
-    plt.close(fig)
-
-    drawn = {s: p for s, p in points.items() if p}
-    fig, axes = plt.subplots(1, max(1, len(drawn)), figsize=(5 * max(1, len(drawn)), 4), squeeze=False)
-    for ax, (sample_name, pts) in zip(axes[0], drawn.items()):
-        if any("mass_x" in p for p in pts):
-            ax.scatter([p.get("mass_x") for p in pts], [p.get("pt_min") for p in pts], s=8)
-            ax.set_xlim(0, mass_grid(cfg).max() * 1.05)
-            ax.set_ylim(pt_grid(cfg).min() * 0.9, pt_grid(cfg).max() * 1.1)
-            ax.set_yscale("log")
-            ax.set_xlabel("$m_X$ [GeV]")
-            ax.set_ylabel("$p_{T,min}$ [GeV]")
-        else:
-            ax.hist([p.get("pthat_min") for p in pts], bins=qcd_pthat_grid(cfg), histtype="stepfilled")
-            ax.set_xscale("log")
-            ax.set_xlabel(r"$\hat p_{T,min}$ [GeV]")
-        ax.set_title(f"{sample_name}: {len(pts)} grid points drawn", fontsize=9)
-    if not drawn:
-        axes[0][0].text(0.5, 0.5, "no provenance files (*.gridpoints.json)", ha="center", va="center")
-        axes[0][0].set_axis_off()
-    fig.tight_layout()
-    fig.savefig(outdir / "grid.png", dpi=90)
-    plt.close(fig)
-
-
 def category_report(dataset_dir, category: str, outdir, samples_config=None, provenance_dir=None, reference=None,
                     max_jets: int = 200_000, min_jets_all_labels: int = 1_000_000) -> dict:
     """Checks, numbers and plots of one category; writes ``outdir/summary.json`` and the plots."""
@@ -297,7 +193,7 @@ def category_report(dataset_dir, category: str, outdir, samples_config=None, pro
     match = {g: float(np.mean(sample["genjet_nparticles"][sel] > 0)) for g, sel in fams.items() if sel.sum()}
     overall = float(np.mean(sample["genjet_nparticles"] > 0)) if len(sample["genjet_nparticles"]) else float("nan")
     checks.append(_check("GEN-jet match rate", "INFO", f"{overall:.3f} of {len(sample['jet_label'])} jets read"))
-    make_plots(outdir, category, m, sample, ref, cfg, points)
+    make_plots(outdir, category, m, sample, fams, ref, cfg, points)
     status = max((c["status"] for c in checks), key=ORDER.__getitem__)
     summary = {"category": category, "status": "FAIL" if status == "FAIL" else ("WARN" if status == "WARN" else "PASS"),
                "jets": m["jets"], "files": len(m["files"]), "jets_read": int(len(sample["jet_label"])),
@@ -339,24 +235,79 @@ def _same_type(published: str, ours: str) -> bool:
     return published.replace(" not null", "") == ours
 
 
-def html_summary(summaries: list[dict]) -> str:
-    """One self-contained page: overall status, then each category's checks."""
+def _data_uri(path: Path) -> str | None:
+    import base64
+
+    try:
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    except OSError:
+        return None
+
+
+def html_summary(summaries: list[dict], outdir=None) -> str:
+    """One self-contained page: overall status, a table of the categories, then each category's checks and
+    plots (``outdir/CATEGORY/*.png`` embedded as data URIs: the page needs no other file)."""
     color = {"PASS": "#2e7d32", "WARN": "#ef6c00", "FAIL": "#c62828", "INFO": "#555", "SKIP": "#555"}
     overall = max((s["status"] for s in summaries), key=ORDER.__getitem__, default="PASS")
+    index = ["<table class='index'><tr><th>category</th><th>status</th><th>jets</th><th>files</th>"
+             "<th>FAIL / WARN</th></tr>"]
     rows = []
     for s in summaries:
-        rows.append(f"<h3>{html.escape(s['category'])}: <span style='color:{color[s['status']]}'>{s['status']}</span> "
-                    f"({s['jets']} jets, {s['files']} files)</h3><table>")
+        cat = html.escape(s["category"])
+        worst = ", ".join(html.escape(c["check"]) for c in s["checks"] if c["status"] in ("FAIL", "WARN"))
+        index.append(f"<tr><td><a href='#{cat}'>{cat}</a></td><td style='color:{color[s['status']]};font-weight:bold'>"
+                     f"{s['status']}</td><td>{s['jets']}</td><td>{s['files']}</td><td>{worst}</td></tr>")
+        rows.append(f"<section id='{cat}'><h2>{cat}: <span style='color:{color[s['status']]}'>{s['status']}</span> "
+                    f"({s['jets']} jets, {s['files']} files, {s.get('jets_read', 0)} read for the plots)</h2><table>")
         for c in s["checks"]:
             rows.append(f"<tr><td>{html.escape(c['check'])}</td><td style='color:{color[c['status']]};font-weight:bold'>"
                         f"{c['status']}</td><td>{html.escape(c['detail'])}</td></tr>")
-        rows.append("</table>")
-    return ("<html><head><meta charset='utf-8'><style>body{font-family:sans-serif} td{padding:2px 8px;"
-            "vertical-align:top;border-bottom:1px solid #ddd}</style></head><body>"
-            f"<h2>Dataset QA: <span style='color:{color[overall]}'>{overall}</span></h2>"
+        rows.append("</table><div class='plots'>")
+        for plot in s.get("plots", []) if outdir is not None else []:
+            uri = _data_uri(Path(outdir) / s["category"] / plot)
+            caption = html.escape(CAPTIONS.get(plot, plot))
+            rows.append(f"<figure><img src='{uri}' alt='{cat} {html.escape(plot)}'><figcaption>{caption}</figcaption></figure>"
+                        if uri else f"<p class='missing'>{cat}/{html.escape(plot)} missing</p>")
+        rows.append("</div></section>")
+    index.append("</table>")
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Dataset QA</title><style>"
+            "body{font-family:sans-serif;max-width:1500px;margin:auto;padding:0 12px}"
+            "td,th{padding:2px 8px;vertical-align:top;border-bottom:1px solid #ddd;text-align:left}"
+            "section{border-top:3px solid #888;margin-top:24px}"
+            ".plots{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}"
+            "figure{margin:8px 0;max-width:100%;display:table}img{max-width:100%;height:auto;border:1px solid #eee}"
+            "figcaption{display:table-caption;caption-side:bottom;color:#444;font-size:90%}.missing{color:#c62828}</style></head><body>"
+            f"<h1>Dataset QA: <span style='color:{color[overall]}'>{overall}</span></h1>"
             "<p>FAIL: conservation, empty files, NaN/inf, labels of another category, absent labels at full statistics, "
-            "schema. WARN: absent labels below the full-statistics threshold, no grid provenance.</p>"
-            + "".join(rows) + "</body></html>\n")
+            "schema. WARN: absent labels below the full-statistics threshold, no grid provenance, a QA older than "
+            "its category's manifest. Error bars: statistical (Poisson counts, binomial rates).</p>"
+            + "".join(index) + "".join(rows) + "</body></html>\n")
+
+
+def page_summaries(outdir: Path, dataset: Path, fresh: list[dict]) -> list[dict]:
+    """The summaries of the page: ``fresh`` ones and, for every other category of the dataset (its manifest
+    present), the ``OUTDIR/CATEGORY/summary.json`` of an earlier run, so that rerunning one category
+    keeps the others on the page. A summary older than its category's manifest gets a WARN."""
+    by_cat = {s["category"]: s for s in fresh}
+    for path in sorted(Path(outdir).glob("*/summary.json")):
+        cat = path.parent.name
+        if cat in by_cat or not (dataset / f"{cat}.manifest.json").is_file():
+            continue
+        try:
+            by_cat[cat] = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable, left off the page (%s)", path, exc)
+    out = []
+    for cat in sorted(by_cat):
+        s = by_cat[cat]
+        manifest = dataset / f"{cat}.manifest.json"
+        summary = Path(outdir) / cat / "summary.json"
+        if manifest.is_file() and summary.is_file() and summary.stat().st_mtime < manifest.stat().st_mtime:
+            s = {**s, "status": "FAIL" if s["status"] == "FAIL" else "WARN",
+                 "checks": s["checks"] + [_check("up to date", "WARN", "this QA is older than the category's manifest: "
+                                                 "rerun qa-report for it")]}
+        out.append(s)
+    return out
 
 
 def main(argv=None) -> int:
@@ -410,7 +361,7 @@ def main(argv=None) -> int:
 
         try:
             with atomic_output(outdir / "summary.html") as tmp:
-                tmp.write_text(html_summary(summaries))
+                tmp.write_text(html_summary(page_summaries(outdir, dataset, summaries), outdir))
         except OSError as exc:
             return report("qa-report", exc)
     for s in summaries:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
@@ -61,3 +62,23 @@ def jets_of(paths, branches=("jet_pt", "jet_eta", "jet_phi", "jet_label")) -> np
         a = uproot.open(p)["tree"].arrays(list(branches), library="np")
         rows.append(np.stack([a[b].astype(np.float64) for b in branches], axis=1))
     return np.concatenate(rows) if rows else np.zeros((0, len(branches)))
+
+
+def relabelled_inputs(tmp_path: Path, category: str, parts: int = 6) -> list[Path]:
+    """The 175 real H->bb jets of the shared ntuple, their labels replaced by the labels of ``category`` in
+    turn (a dataset of another category for tests of the pages and tables that cover several categories)."""
+    from packing.categories import CATEGORY_LABELS
+
+    ref = reference_dir() / "ntuples" / "hbb_m125_pt500_200events.ntuple.root"
+    jets = uproot.open(ref)["tree"].arrays(BRANCH_NAMES)
+    family = CATEGORY_LABELS[category]
+    labels = family[np.arange(len(jets)) % len(family)].astype(np.int32)
+    jets = ak.with_field(jets, labels, "jet_label")
+    (tmp_path / "ntuples").mkdir(exist_ok=True)
+    bounds = np.linspace(0, len(jets), parts + 1).astype(int)
+    paths = []
+    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        paths.append(tmp_path / "ntuples" / f"hbb_as_{category}_{i}.root")
+        with JetWriter(paths[-1]) as w:
+            w.write(jets[lo:hi])
+    return paths

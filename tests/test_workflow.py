@@ -183,6 +183,9 @@ def test_tiny_end_to_end_production(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (results / "dataset" / "Res2P.manifest.json").stat().st_mtime_ns == before
     assert (results / "dataset" / "QCD.manifest.json").exists()
+    # the QA page was rewritten for QCD and still shows Res2P, plots embedded
+    page = (results / "qa" / "summary.html").read_text()
+    assert all(page.count(f"alt='{cat} ") == 6 for cat in ("Res2P", "QCD"))
     # a byte flipped after verified.ok exists: `snakemake train` refuses, naming the file (weaver
     # itself skipped the file and exited 0); restored, training proceeds
     victim = (results / "dataset" / "QCD_0000.root").resolve()

@@ -2,7 +2,7 @@
 # `snakemake --report report.html` puts them on one HTML page.
 QA = config.get("qa", {})
 QA_DIR = f"{RESULTS}/qa"
-QA_PLOTS = ["labels", "kinematics", "constituents", "reference", "grid"]  # jetdata.qa.PLOTS
+QA_PLOTS = ["labels", "kinematics", "mass", "constituents", "reference", "grid"]  # jetdata.qa_plots.PLOTS
 QA_TARGETS = [f"{QA_DIR}/summary.html"]
 
 
@@ -39,9 +39,12 @@ localrules:
 
 
 rule qa_summary:
-    """One page: overall PASS/WARN/FAIL and every check of every category."""
+    """One page: overall PASS/WARN/FAIL, every check and plot (embedded) of every category. The categories of
+    this run are inputs; the page also keeps every other category of the dataset whose QA an earlier run
+    wrote (`--config categories=[QCD]` reruns QCD and keeps the others on the page)."""
     input:
         [f"{QA_DIR}/{c}/summary.json" for c in CATEGORIES],
+        [f"{QA_DIR}/{c}/{p}.png" for c in CATEGORIES for p in QA_PLOTS],
     output:
         report(f"{QA_DIR}/summary.html", caption="../report/qa_summary.rst", category="Dataset QA", subcategory="Summary"),
     log:
