@@ -27,7 +27,7 @@ except workflow_config.ConfigError as _exc:
     raise WorkflowError(str(_exc)) from None
 if config["generation"]["backend"] == "container":
     # the LHAPDF sets the cards name, looked up where the jobs run: stop here, not at job time
-    from generation import pdfsets, samples as _samples
+    from jetclass2.generation import pdfsets, samples as _samples
 
     try:
         pdfsets.check(

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import awkward as ak
+from jetclass2.ntuplizer import process_file
 
-from fastsim.detector import Simulator
-from generation import samples
-from generation.pileup_library import default_pileup_library
-from generation.pythia_driver import PythiaGenerator
 from jetclass2.delphes_tree import DelphesWriter
-from ntuplizer import process_file
+from jetclass2.fastsim.detector import Simulator
+from jetclass2.generation import samples
+from jetclass2.generation.pileup_library import default_pileup_library
+from jetclass2.generation.pythia_driver import PythiaGenerator
 
 POINTS = [samples.GridPoint("Res2P_neutral", mass=125.0, pt_min=516.0),
           samples.GridPoint("Res2P_charged", mass=80.0, pt_min=516.0),

@@ -64,7 +64,7 @@ def build_tree(work: Path, cfg: dict, jets_per_event: float) -> None:
     """Empty upstream outputs (oldest first) and one synthetic plan per category."""
     sys.path.insert(0, str(REPO))
     from jetclass2 import workflow_config
-    from packing.plan import file_name, split_ranges, tarball_groups
+    from jetclass2.packing.plan import file_name, split_ranges, tarball_groups
 
     for d in ("config", "cards"):
         (work / d).symlink_to(REPO / d)

@@ -23,8 +23,8 @@ import time
 import awkward as ak
 import numpy as np
 
-from generation import samples
-from generation.pythia_driver import PythiaGenerator
+from jetclass2.generation import samples
+from jetclass2.generation.pythia_driver import PythiaGenerator
 
 
 def run_job(cfg, sample, n_events, epg, job=0, seed=1):

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def write(outdir: Path, jets: int, per_file: int = 100_000) -> None:
     from synthetic_jets import synthetic_jets
 
-    from packing import columns
+    from jetclass2.packing import columns
 
     outdir.mkdir(parents=True, exist_ok=True)
     schema = columns.arrow_schema(large=False)
@@ -44,8 +44,7 @@ def write(outdir: Path, jets: int, per_file: int = 100_000) -> None:
 
 
 def measure(kind: str, outdir: str) -> dict:
-    import jetdata
-
+    from jetclass2 import jetdata
     t0 = time.perf_counter()
     if kind == "get_data":
         d = jetdata.get_data(outdir, split="all", num_particles=128)

@@ -10,7 +10,7 @@ import resource
 import time
 from pathlib import Path
 
-from ntuplizer import Settings, process_file
+from jetclass2.ntuplizer import Settings, process_file
 
 SHARED = next((p / "shared" / "reference" / "delphes" for p in Path(__file__).resolve().parents
                if (p / "shared" / "reference" / "delphes").is_dir()), Path("../shared/reference/delphes"))
@@ -39,9 +39,9 @@ def main():
     # steady state: each file's events replicated to 2000 and processed in memory (no file opening)
     import awkward as ak
     import numpy as np
+    from jetclass2.ntuplizer.core import process_events
 
     from jetclass2.delphes_tree import DelphesEvents, iterate_events
-    from ntuplizer.core import process_events
     for path in files:
         ev = next(iterate_events(path))
         k = max(1, 2000 // len(ev))

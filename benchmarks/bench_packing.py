@@ -3,7 +3,7 @@
 The 100 published jets, replicated with random labels of a category and every float perturbed
 per jet (so that compression sees no repeated jets), are written as ZSTD ntuples with the
 ntuples' tree layout. Then the packing jobs run as the workflow runs them, each in its own
-process (``python -m packing scatter|gather|...``): every job's wall time, CPU time and peak
+process (``python -m jetclass2.packing scatter|gather|...``): every job's wall time, CPU time and peak
 memory (its own ``ru_maxrss``), jets/s per scatter and gather job (wall, and per CPU-second of the
 job's own work as it logs it: the rate on a free core, which a shared machine's wall time hides),
 and the total wall time with N jobs in parallel. The last lines extrapolate to the full Res34P
@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from jetclass2.ntuplizer.schema import BRANCH_NAMES, BRANCHES
 
-from ntuplizer.schema import BRANCH_NAMES, BRANCHES
-from packing import columns
-from packing.categories import CATEGORY_LABELS
-from packing.plan import make_plan, save_plan
-from packing.rootwriter import PackedTreeWriter
+from jetclass2.packing import columns
+from jetclass2.packing.categories import CATEGORY_LABELS
+from jetclass2.packing.plan import make_plan, save_plan
+from jetclass2.packing.rootwriter import PackedTreeWriter
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CANDIDATES = [REPO.parent / "shared" / "reference" / "jetclass2" / "jetclass2_sample_100jets.parquet",
@@ -85,7 +85,7 @@ def run_job(args: list[str], log: Path, after=None) -> dict:
     runs once it is done."""
     t0 = time.perf_counter()
     with open(log, "w") as f:
-        p = subprocess.Popen([sys.executable, "-m", "packing", *args], stdout=f, stderr=subprocess.STDOUT,
+        p = subprocess.Popen([sys.executable, "-m", "jetclass2.packing", *args], stdout=f, stderr=subprocess.STDOUT,
                              env={**os.environ, "PYTHONPATH": str(REPO)})
         _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0

@@ -31,8 +31,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generation import samples  # noqa: E402
-from generation.pileup_library import build_pileup_library  # noqa: E402
+from jetclass2.generation import samples  # noqa: E402
+from jetclass2.generation.pileup_library import build_pileup_library  # noqa: E402
 
 REFERENCE = {"Res2P_neutral": 0.881, "Res2P_charged": 0.959, "Res34P": 0.907, "QCD": 1.785}  # issue 21, reference files
 

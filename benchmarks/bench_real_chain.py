@@ -1,7 +1,7 @@
 """Cost of the container backend's real chain (MadGraph5_aMC@NLO -> Pythia 8 -> Delphes 3.5.0), natively.
 
 Needs the generation stack on PATH (``. "$(containers/stack-cache-dir)/setup.sh"``). For each sample,
-two jobs of two batches each go through ``run-container-job``'s steps (generation.container_job),
+two jobs of two batches each go through ``run-container-job``'s steps (jetclass2.generation.container_job),
 one with ``--small`` and one with ``--large`` events per grid point; a step's time per batch is
 fitted as ``t = a + b * events`` over the two sizes: ``a`` is the per-batch overhead (MadGraph's
 survey, re-compilation and start-up; Pythia and Delphes initialisation), ``b`` the cost per event.
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generation import container_job
+from jetclass2.generation import container_job
 
 REPO = Path(__file__).resolve().parents[1]
 DELPHES_CARD = REPO / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.tcl"

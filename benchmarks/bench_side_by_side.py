@@ -4,7 +4,7 @@
    ACLiC against the stack's Delphes) on fresh real Delphes 3.5.0 files of every sample
    (``DelphesPythia8`` with the JetClass-II card, 50 pile-up from a minimum-bias file made with
    Pythia ``SoftQCD:inelastic`` and ``root2pileup``), QCD with QCD labels.
-2. The fast simulation (``fastsim.cli.resimulate``) vs Delphes (``DelphesROOT``, same card) on the
+2. The fast simulation (``jetclass2.fastsim.cli.resimulate``) vs Delphes (``DelphesROOT``, same card) on the
    ``Particle`` branch of the first ``--sim-events`` events of the same files.
 3. The embedded chain (``generate``: Pythia via pythia8mc, record conversion, fast simulation,
    writing; then ``ntuplize``) vs ``DelphesPythia8`` (Pythia + Delphes) then the macro, same grid
@@ -153,7 +153,7 @@ class Reference:
                                                          tmp.with_suffix(".log"), self.helpers))
 
     def minbias(self, cfg) -> Path:
-        from generation import samples
+        from jetclass2.generation import samples
 
         values = {"sqrt_s": cfg["sqrt_s_gev"], "seed": samples.job_seed(SEED, "side-by-side-minbias", 0)}
         cmnd = samples.render_card("cards/pythia/common.cmnd", values) + samples.render_card(cfg["pileup"]["pythia_card"], values)
@@ -185,7 +185,7 @@ class Reference:
         cmnd_file = out.with_suffix(".cmnd")
         lines, cpu = cmnd + [f"Main:numberOfEvents = {n}"], 0.0
         if hard is not None and n > 0:
-            from generation.pythia_driver import PythiaGenerator
+            from jetclass2.generation.pythia_driver import PythiaGenerator
 
             t0 = time.process_time()
             lhe = out.with_suffix(".lhe")
@@ -257,7 +257,7 @@ def worker(kind: str, spec: dict) -> dict:
     out = Path(spec["out"])
     res = {"startup_cpu": None, "runs": []}
     if kind == "ntuplize":
-        from ntuplizer import ntuplize
+        from jetclass2.ntuplizer import ntuplize
 
         ntuplize([spec["warmup"]], out / "warmup.root", jet_radius=spec["radius"])
         res["startup_cpu"] = time.process_time()
@@ -273,9 +273,9 @@ def worker(kind: str, spec: dict) -> dict:
                 elif rep > 1 and run["cpu"] < res["runs"][i]["cpu"]:
                     res["runs"][i] = run
     elif kind == "fastsim":
-        from fastsim.cli import resimulate
-        from fastsim.detector import Simulator, load_card
-        from generation.pileup_library import default_pileup_library
+        from jetclass2.fastsim.cli import resimulate
+        from jetclass2.fastsim.detector import Simulator, load_card
+        from jetclass2.generation.pileup_library import default_pileup_library
 
         card = load_card(None)
         sim = Simulator(card, default_pileup_library(card["pileup"]["library_events"]), mean_pileup=card["pileup"]["mean"],
@@ -293,7 +293,7 @@ def worker(kind: str, spec: dict) -> dict:
                 elif run["cpu"] < res["runs"][i]["cpu"]:
                     res["runs"][i] = run
     elif kind == "generate":
-        from fastsim.job import main as generate
+        from jetclass2.fastsim.job import main as generate
 
         def timed(sample, n, out):
             argv = ["--sample", sample, "--job", str(JOB), "--seed", str(SEED), "--min-pt", str(MIN_PT), "--events", str(n),
@@ -370,8 +370,8 @@ def main() -> int:
         print("WORKER " + json.dumps(worker(args.worker[0], json.loads(args.worker[1]))), flush=True)
         return 0
 
-    from generation import samples
-    from generation.pileup_library import cache_dir
+    from jetclass2.generation import samples
+    from jetclass2.generation.pileup_library import cache_dir
 
     cfg = samples.load_config()
     names = args.samples or list(cfg["samples"])

@@ -3,7 +3,7 @@
 1. weaver's data loader (read, select, reweight-sample, standardise, wrap-pad to 128 particles, batch)
    on synthetic JetClass-II files (benchmarks/synthetic_jets.py: the exact branch schema, 100k jets per
    file, written once to a cache directory), with the full config's loader options as `snakemake train`
-   renders them (training/command.py): make_weight's reweighting histograms, --fetch-step,
+   renders them (jetclass2/training/command.py): make_weight's reweighting histograms, --fetch-step,
    --data-split-num, batch size. One loader worker is measured in a fresh process (a DataLoader worker
    runs exactly this loop): jets/s and peak resident memory. The files are dealt to Res2P, Res34P and QCD
    in the full production's proportions and split so that one fetch reads the same jets (and the same
@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from synthetic_jets import ensure_dataset  # noqa: E402
 
-from training import command  # noqa: E402
-from training import data_config as dc_writer  # noqa: E402
+from jetclass2.training import command  # noqa: E402
+from jetclass2.training import data_config as dc_writer  # noqa: E402
 
 
 def full_options() -> dict:
@@ -152,7 +152,7 @@ def bench_step(dc_path, files, batch, steps):
     from weaver.utils.data.config import DataConfig
     from weaver.utils.dataset import SimpleIterDataset
 
-    from training import network_sophon
+    from jetclass2.training import network_sophon
 
     dc = DataConfig.load(str(dc_path))
     ds = SimpleIterDataset({"synthetic": [str(files[0])]}, str(dc_path), for_training=True, batch_size=batch,

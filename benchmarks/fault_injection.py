@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         got = data_files(work)
         same = sum(got.get(n) == h for n, h in expected.items())
         bad = sorted(n for n, h in expected.items() if got.get(n) != h) + sorted(set(got) - set(expected))
-        v = subprocess.run([sys.executable, "-m", "packing", "verify", str(work / "results" / "dataset"),
+        v = subprocess.run([sys.executable, "-m", "jetclass2.packing", "verify", str(work / "results" / "dataset"),
                             "--categories", "Res2P", "QCD"], capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(REPO)})
         left = leftovers(work)

@@ -28,20 +28,20 @@ TIMES: dict[str, float] = defaultdict(float)
 
 # (module, attribute, stage name): wrapped in the module where it is looked up
 STAGES = [
-    ("generation.pythia_driver", "PythiaGenerator.configure", "job set-up: Pythia init"),
-    ("fastsim.job", "_simulator", "job set-up: card, pile-up library"),
-    ("fastsim.detector.simulator", "Simulator.process", "simulate (all)"),
-    ("fastsim.detector.simulator", "_check_input", "  input checks"),
-    ("fastsim.detector.pileup", "PileupLibrary.overlay", "  pile-up overlay"),
-    ("fastsim.detector.simulator", "propagate", "  propagation (hard scatter)"),
-    ("fastsim.detector.simulator", "propagate_pileup", "  propagation (pile-up)"),
-    ("fastsim.detector.simulator", "reconstruct_tracks", "  tracking"),
-    ("fastsim.detector.simulator", "calorimeter", "  calorimeters"),
-    ("fastsim.detector.simulator", "energy_fractions", "  energy fractions"),
-    ("fastsim.detector.simulator", "_puppi_weights", "  PUPPI"),
-    ("fastsim.detector.simulator", "_candidates", "  candidates"),
-    ("fastsim.detector.simulator", "Simulator._vertices", "  vertices"),
-    ("fastsim.detector.simulator", "_shift_record", "  record shift"),
+    ("jetclass2.generation.pythia_driver", "PythiaGenerator.configure", "job set-up: Pythia init"),
+    ("jetclass2.fastsim.job", "_simulator", "job set-up: card, pile-up library"),
+    ("jetclass2.fastsim.detector.simulator", "Simulator.process", "simulate (all)"),
+    ("jetclass2.fastsim.detector.simulator", "_check_input", "  input checks"),
+    ("jetclass2.fastsim.detector.pileup", "PileupLibrary.overlay", "  pile-up overlay"),
+    ("jetclass2.fastsim.detector.simulator", "propagate", "  propagation (hard scatter)"),
+    ("jetclass2.fastsim.detector.simulator", "propagate_pileup", "  propagation (pile-up)"),
+    ("jetclass2.fastsim.detector.simulator", "reconstruct_tracks", "  tracking"),
+    ("jetclass2.fastsim.detector.simulator", "calorimeter", "  calorimeters"),
+    ("jetclass2.fastsim.detector.simulator", "energy_fractions", "  energy fractions"),
+    ("jetclass2.fastsim.detector.simulator", "_puppi_weights", "  PUPPI"),
+    ("jetclass2.fastsim.detector.simulator", "_candidates", "  candidates"),
+    ("jetclass2.fastsim.detector.simulator", "Simulator._vertices", "  vertices"),
+    ("jetclass2.fastsim.detector.simulator", "_shift_record", "  record shift"),
     ("jetclass2.delphes_tree", "DelphesWriter.extend", "write (all)"),
     ("jetclass2.delphes_tree", "_as_record", "  to record dtypes"),
 ]
@@ -89,11 +89,11 @@ def main() -> int:
     ap.add_argument("--samples", nargs="*", default=["Res2P_neutral", "Res2P_charged", "Res34P", "QCD"])
     ap.add_argument("--digest", action="store_true", help="print a hash of each written file's arrays")
     args = ap.parse_args()
-    from fastsim.job import main as generate
+    from jetclass2.fastsim.job import main as generate
 
     for st in STAGES:
         _wrap(*st)
-    from generation import pythia_driver
+    from jetclass2.generation import pythia_driver
 
     work = Path(tempfile.mkdtemp(prefix="profile_generate_"))
 

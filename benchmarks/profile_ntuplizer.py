@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from jetclass2.ntuplizer import core, jets, labels, ntuplize, writer  # noqa: E402
+
 from jetclass2 import delphes_tree  # noqa: E402
-from ntuplizer import core, jets, labels, ntuplize, writer  # noqa: E402
 
 T: dict[str, float] = collections.defaultdict(float)
 STAGES = [

@@ -1,4 +1,4 @@
-"""Synthetic JetClass-II jets for loader benchmarks: the exact branch schema (ntuplizer.schema), plausible values.
+"""Synthetic JetClass-II jets for loader benchmarks: the exact branch schema (jetclass2.ntuplizer.schema), plausible values.
 
 Multiplicities follow the reference ntuples (about 45 reconstructed particles, 70 GEN-jet particles and
 6 auxiliary generator particles per jet); kinematics are consistent (E >= |p|, particles inside the jet
@@ -16,9 +16,8 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import uproot
-
-from ntuplizer import schema
-from ntuplizer.writer import write_jets
+from jetclass2.ntuplizer import schema
+from jetclass2.ntuplizer.writer import write_jets
 
 N_LABELS = 188
 

@@ -1,11 +1,11 @@
 """Fast simulation vs real Delphes 3.5.0 on the same generator events, every sample, pT range and radius.
 
 For each validation point (sample x pT range) the sample's Pythia settings
-(``generation.samples.pythia_commands``) run in ``DelphesPythia8`` with the JetClass-II card
+(``jetclass2.generation.samples.pythia_commands``) run in ``DelphesPythia8`` with the JetClass-II card
 (``cards/delphes/delphes_card_CMS_JetClassII_onlyFatJet.tcl``, 50 pile-up from a seeded
 minimum-bias file made here with Pythia ``SoftQCD:inelastic`` and ``root2pileup``). Real Delphes
 writes the full generator record into ``Particle``; the fast simulation re-simulates that record
-(``fastsim.cli.resimulate``, its pile-up library built from the *same* minimum-bias events). Both
+(``jetclass2.fastsim.cli.resimulate``, its pile-up library built from the *same* minimum-bias events). Both
 files are ntuplized (``ntuplizer.process_file``, QCD labels on so that every jet with a GEN-jet
 counts) at R = 0.8 and 1.5, and jets are paired through their GEN-jet (identical in both files:
 the same generator particles). Per point and radius: medians and IQR of the pT response, soft-drop
@@ -45,9 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from generation import samples  # noqa: E402
-from generation.pileup_library import cache_dir  # noqa: E402
-from generation.pythia_driver import PythiaGenerator  # noqa: E402
+from jetclass2.generation import samples  # noqa: E402
+from jetclass2.generation.pileup_library import cache_dir  # noqa: E402
+from jetclass2.generation.pythia_driver import PythiaGenerator  # noqa: E402
 from jetclass2.resources import shared_dir  # noqa: E402
 
 DELPHES_CARD = REPO / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.tcl"
@@ -252,7 +252,7 @@ def delphes_file(stack: Path, workdir: Path, point: Point, n_events: int, pileup
 def fastsim_file(delphes: Path, out: Path, library: Path, seed: int, charged_eta: str | None = None) -> tuple[float, float]:
     """Re-simulate the Particle record of ``delphes`` with the fastsim CLI in its own process:
     (wall seconds, peak RSS MB)."""
-    argv = [sys.executable, "-m", "fastsim.cli", str(delphes), "-o", str(out), "--pileup-library", str(library),
+    argv = [sys.executable, "-m", "jetclass2.fastsim.cli", str(delphes), "-o", str(out), "--pileup-library", str(library),
             "--seed", str(seed), "-q"]
     if charged_eta:
         argv += ["--charged-eta", charged_eta]
@@ -264,7 +264,7 @@ def fastsim_file(delphes: Path, out: Path, library: Path, seed: int, charged_eta
 # ---- jets and their comparison ---------------------------------------------------------------------
 
 def jets_of(path: Path, radius: float):
-    from ntuplizer import Settings, process_file
+    from jetclass2.ntuplizer import Settings, process_file
 
     return process_file(path, Settings.from_config(jet_radius=radius, qcd_labels=True))
 
@@ -428,8 +428,8 @@ _FASTSIM_TIMER = """
 import json, sys, time
 clock = lambda: (time.perf_counter(), time.process_time())
 t0 = clock()
-from fastsim.cli import resimulate
-from fastsim.detector import Simulator
+from jetclass2.fastsim.cli import resimulate
+from jetclass2.fastsim.detector import Simulator
 t1 = clock()
 src, out, lib, seed, batch = sys.argv[1:6]
 sim = Simulator(pileup_library=lib, seed=int(seed))

@@ -1,4 +1,4 @@
-"""Embedded X pairs (generation/processes.py) vs MadGraph's LHE at the same grid points.
+"""Embedded X pairs (jetclass2/generation/processes.py) vs MadGraph's LHE at the same grid points.
 
 For each (sample, m_X, pT_min) with an MG5 run ``MGDIR/<process dir>/Events/<run>/unweighted_events.lhe.gz``
 (runs named ``n_<m>_<pt>`` for Res2P_neutral, ``y_<m>_<pt>`` for Res34P, made with the project's
@@ -22,8 +22,8 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from generation import samples
-from generation.pythia_driver import PythiaGenerator
+from jetclass2.generation import samples
+from jetclass2.generation.pythia_driver import PythiaGenerator
 
 RUNS = {"Res2P_neutral": ("res2p_neutral", "n"), "Res34P": ("res34p", "y")}
 QUANTILES = (0.1, 0.5, 0.9)

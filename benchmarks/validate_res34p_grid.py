@@ -25,8 +25,8 @@ import awkward as ak
 import numpy as np
 from scipy import stats
 
-from generation import samples
-from generation.pythia_driver import PythiaGenerator
+from jetclass2.generation import samples
+from jetclass2.generation.pythia_driver import PythiaGenerator
 
 # ../shared beside the checkout, or $JETCLASS2_SHARED
 REFERENCE = str(Path(os.environ.get("JETCLASS2_SHARED", Path(__file__).resolve().parents[2] / "shared"))

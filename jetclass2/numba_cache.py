@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-PACKAGES = ("jetclass2", "fastsim", "ntuplizer")  # the packages holding cached numba kernels
+PACKAGES = ("jetclass2", "ntuplizer")  # where numba caches beside the code (jetclass2/fastsim, ntuplizer/)
 
 
 def cache_dir() -> Path | None:

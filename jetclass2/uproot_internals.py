@@ -1,7 +1,7 @@
 """uproot's private internals this project relies on, checked where they are used.
 
 jetclass2.rootfile stops the clock of uproot's writing modules (reproducible files) and
-packing.rootwriter replaces the basket writers of a tree (one-copy baskets): both reach into
+jetclass2.packing.rootwriter replaces the basket writers of a tree (one-copy baskets): both reach into
 uproot's private modules, which may change in any release. pyproject.toml therefore bounds uproot
 to the releases these were checked with; with another one (an environment that ignores the bound),
 :func:`require` stops at import with one line naming uproot's version and what is missing, instead

@@ -18,7 +18,7 @@ import yaml
 
 from .resources import resolve
 
-#: The Pythia settings every generation job and the pile-up library read first (generation.samples).
+#: The Pythia settings every generation job and the pile-up library read first (jetclass2.generation.samples).
 COMMON_PYTHIA_CARD = "cards/pythia/common.cmnd"
 #: Container backend: the Delphes card that turns Pythia minimum-bias events into the pile-up file.
 PILEUP_CONVERTER_CARD = "cards/delphes/pileup_converter.tcl"

@@ -1,11 +1,11 @@
 """Delphes-format files -> JetClass-II jet ntuples (the heart of the production).
 
->>> import ntuplizer
+>>> from jetclass2 import ntuplizer
 >>> ntuplizer.ntuplize(["delphes.root"], "jets.root", qcd_labels=True)
 >>> jets = ntuplizer.process_file("delphes.root")
 
 The names below are imported on first use, so that a light module such as
-``ntuplizer.labels`` (used by packing for the label list) does not load fastjet and numba.
+``jetclass2.ntuplizer.labels`` (used by packing for the label list) does not load fastjet and numba.
 """
 from importlib import import_module
 

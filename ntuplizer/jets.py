@@ -227,7 +227,7 @@ def groomed_observables_flat(px, py, pz, energy, counts, radius: float, sd_beta:
     per jet, float64).
 
     Soft drop: C/A reclustering, beta ``sd_beta``, z_cut ``sd_zcut``, R0 = ``radius``
-    (:mod:`ntuplizer.softdrop`). N-subjettiness (fastjet-contrib's, :mod:`ntuplizer.nsubjettiness`):
+    (:mod:`jetclass2.ntuplizer.softdrop`). N-subjettiness (fastjet-contrib's, :mod:`jetclass2.ntuplizer.nsubjettiness`):
     one-pass kT axes, normalized measure, beta ``nsub_beta``, R0 = ``radius``; ``nsub_max = 0`` skips it.
     Returns ``(sdmass[n_jets], taus[n_jets, nsub_max])`` as float64 numpy arrays.
     """

@@ -1,4 +1,4 @@
-"""The 188 JetClass-II label names in label-index order (re-exported by :mod:`ntuplizer.labels`).
+"""The 188 JetClass-II label names in label-index order (re-exported by :mod:`jetclass2.ntuplizer.labels`).
 
 Kept apart from the labelling rules (numba kernels) so that the stages that only need the names
 (packing, the dataset loader, QA) do not import numba: ~0.2 s of start-up per packing job.

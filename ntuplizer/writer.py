@@ -60,7 +60,7 @@ def _tree_layout() -> list[tuple[str, list[tuple[str, str, str]] | str]]:
     return layout
 
 
-#: The TTree layout, public for other writers of the same tree (packing.rootwriter): per
+#: The TTree layout, public for other writers of the same tree (jetclass2.packing.rootwriter): per
 #: ``mktree`` entry in schema order, ``(branch, dtype)`` for a per-jet branch or ``(collection,
 #: [(branch, field, dtype), ...])`` for the per-particle branches of one collection.
 BRANCH_LAYOUT = _tree_layout()

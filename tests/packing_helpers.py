@@ -8,9 +8,8 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-
-from ntuplizer.schema import BRANCH_NAMES
-from ntuplizer.writer import JetWriter
+from jetclass2.ntuplizer.schema import BRANCH_NAMES
+from jetclass2.ntuplizer.writer import JetWriter
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,13 +44,13 @@ def res2p_inputs(tmp_path: Path) -> list[Path]:
 
 
 def run_cli(*args, timeout=300, **kw) -> subprocess.CompletedProcess:
-    """``python -m packing ...`` as the workflow runs it."""
-    return subprocess.run([sys.executable, "-m", "packing", *map(str, args)], capture_output=True, text=True,
+    """``python -m jetclass2.packing ...`` as the workflow runs it."""
+    return subprocess.run([sys.executable, "-m", "jetclass2.packing", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)}, **kw)
 
 
 def popen_cli(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "packing", *map(str, args)], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "jetclass2.packing", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -67,7 +66,7 @@ def jets_of(paths, branches=("jet_pt", "jet_eta", "jet_phi", "jet_label")) -> np
 def relabelled_inputs(tmp_path: Path, category: str, parts: int = 6) -> list[Path]:
     """The 175 real H->bb jets of the shared ntuple, their labels replaced by the labels of ``category`` in
     turn (a dataset of another category for tests of the pages and tables that cover several categories)."""
-    from packing.categories import CATEGORY_LABELS
+    from jetclass2.packing.categories import CATEGORY_LABELS
 
     ref = reference_dir() / "ntuples" / "hbb_m125_pt500_200events.ntuple.root"
     jets = uproot.open(ref)["tree"].arrays(BRANCH_NAMES)

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from jetclass2.ntuplizer.cli import main as ntuplize_main
+from jetclass2.ntuplizer.warm import main as warm_main
 
-from fastsim.cli import main as fastsim_main
-from fastsim.job import main as generate_main
-from generation.cli import pileup_main, render_cards_main
-from generation.container_job import main as container_main
-from jetdata.qa import main as qa_main
-from ntuplizer.cli import main as ntuplize_main
-from ntuplizer.warm import main as warm_main
-from packing import cli as pcli
-from packing.release import main as release_main
+from jetclass2.fastsim.cli import main as fastsim_main
+from jetclass2.fastsim.job import main as generate_main
+from jetclass2.generation.cli import pileup_main, render_cards_main
+from jetclass2.generation.container_job import main as container_main
+from jetclass2.jetdata.qa import main as qa_main
+from jetclass2.packing import cli as pcli
+from jetclass2.packing.release import main as release_main
 
 SMALL = "delphes/res2p_higgs2p_10events.root"
 NTUPLE = "ntuples/res2p_higgs2p_10events.ntuple.root"
@@ -307,9 +307,9 @@ def test_no_traceback_from_the_console_scripts(tmp_path):
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(bytes(range(256)))
     (tmp_path / "dir").mkdir()
-    cases = [["ntuplizer.cli", "x.root", "-o", "y.root", "--chunk", "0"],
-             ["fastsim.cli", "x.root", "-o", "y.root", "--batch", "0"],
-             ["fastsim.job", "--sample", "QCD", "--job", "0", "--events", "5", "-o", str(tmp_path / "dir")],
+    cases = [["jetclass2.ntuplizer.cli", "x.root", "-o", "y.root", "--chunk", "0"],
+             ["jetclass2.fastsim.cli", "x.root", "-o", "y.root", "--batch", "0"],
+             ["jetclass2.fastsim.job", "--sample", "QCD", "--job", "0", "--events", "5", "-o", str(tmp_path / "dir")],
              ["packing", "pack", "--category", "Res2P", "--inputs", "x.root", "--outdir", str(tmp_path / "d"),
               "--samples-config", str(tmp_path / "missing.yaml")]]
     for args in cases:

@@ -13,18 +13,18 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer.cli import main as ntuplize_main
 
 import jetclass2.rootfile
-from fastsim.cli import main as fastsim_main
 from jetclass2.delphes_tree import COLLECTIONS, DelphesWriter
-from ntuplizer.cli import main as ntuplize_main
+from jetclass2.fastsim.cli import main as fastsim_main
 
 SMALL = "delphes/res2p_higgs2p_10events.root"
 HBB = "delphes/hbb_m125_pt500_200events.root"
 
 
 def cli(tool, *args):
-    module = {"ntuplize": "ntuplizer.cli", "fastsim": "fastsim.cli"}[tool]
+    module = {"ntuplize": "jetclass2.ntuplizer.cli", "fastsim": "jetclass2.fastsim.cli"}[tool]
     return subprocess.run([sys.executable, "-m", module, *map(str, args), "-q"], capture_output=True, text=True, timeout=600)
 
 
@@ -123,7 +123,7 @@ def test_sigterm_removes_the_temporary_file(shared_dir, tmp_path, tool):
     """SIGTERM at a random moment of the work is never lost (it was, 2 times in 9, when it landed in a
     weakref callback of importlib: "Exception ignored ... Terminated: 143" and exit 0): exit status
     143, one line, no file left. $JETCLASS2_SIGTERM_RUNS runs (default 3; 30 measured by hand)."""
-    module = {"ntuplize": "ntuplizer.cli", "fastsim": "fastsim.cli"}[tool]
+    module = {"ntuplize": "jetclass2.ntuplizer.cli", "fastsim": "jetclass2.fastsim.cli"}[tool]
     extra = ["--chunk", "10"] if tool == "ntuplize" else ["--pileup", "0", "--batch", "5"]
     rng = random.Random(f"sigterm {tool}")
     for run in range(int(os.environ.get("JETCLASS2_SIGTERM_RUNS", "3"))):

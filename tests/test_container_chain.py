@@ -19,7 +19,7 @@ import pytest
 import uproot
 import yaml
 
-from generation import container_job
+from jetclass2.generation import container_job
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "config" / "container_smoke.yaml"
@@ -103,7 +103,7 @@ def test_every_job_has_its_events_and_grid_points(smoke):
 
 
 def test_jets_carry_their_family_labels_and_are_packed(smoke):
-    from ntuplizer.labels import LABEL_NAMES
+    from jetclass2.ntuplizer.labels import LABEL_NAMES
 
     per_category = {}
     for sample in SMOKE_CFG["samples"]:

@@ -6,14 +6,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
+from jetclass2.ntuplizer.labels import LABEL_INDEX
+from jetclass2.ntuplizer.schema import BRANCH_NAMES
 from packing_helpers import reference_dir, res2p_inputs
 
-import jetdata
-from jetdata.loader import DatasetError
-from ntuplizer.labels import LABEL_INDEX
-from ntuplizer.schema import BRANCH_NAMES
-from packing.pack import pack_category
-from training.groups import label_groups
+from jetclass2 import jetdata
+from jetclass2.jetdata.loader import DatasetError
+from jetclass2.packing.pack import pack_category
+from jetclass2.training.groups import label_groups
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def dataset(tmp_path_factory):
     pack_category("Res2P", res2p_inputs(tmp), out, jets_per_file=30, seed=5, basket=8)  # 4 baskets per file
     qcd = reference_dir() / "ntuples" / "res2p_higgs2p_10events.qcdlabels.ntuple.root"
     jets = uproot.open(qcd)["tree"].arrays(BRANCH_NAMES)
-    from ntuplizer.writer import write_jets
+    from jetclass2.ntuplizer.writer import write_jets
 
     write_jets(tmp / "qcd.root", jets[jets.jet_label >= 161])  # its one QCD_light jet
     pack_category("QCD", [tmp / "qcd.root"], out, jets_per_file=10, seed=5, split=(1, 0, 0))

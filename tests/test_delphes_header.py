@@ -6,9 +6,9 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer.core import PARTICLE_FIELDS
 
 from jetclass2 import delphes_tree as dt
-from ntuplizer.core import PARTICLE_FIELDS
 
 FILES = ["delphes/hbb_m125_pt500_200events.root", "delphes/res2p_higgs2p_10events.root",
          "delphes/res2p_lite_card_10events.root"]

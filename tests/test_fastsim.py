@@ -4,15 +4,15 @@ import fastjet
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer import process_file
 
-from fastsim.cli import main as fastsim_main
-from fastsim.cli import resimulate
-from fastsim.detector import SimulationInputError, Simulator, load_card, recentre
-from fastsim.detector.propagation import propagate
-from fastsim.detector.tracking import reconstruct_tracks
-from generation.pileup_library import PileupLibraryError, build_pileup_library, load_pileup_library
 from jetclass2.delphes_tree import COLLECTIONS, DelphesWriter
-from ntuplizer import process_file
+from jetclass2.fastsim.cli import main as fastsim_main
+from jetclass2.fastsim.cli import resimulate
+from jetclass2.fastsim.detector import SimulationInputError, Simulator, load_card, recentre
+from jetclass2.fastsim.detector.propagation import propagate
+from jetclass2.fastsim.detector.tracking import reconstruct_tracks
+from jetclass2.generation.pileup_library import PileupLibraryError, build_pileup_library, load_pileup_library
 
 HBB = "delphes/hbb_m125_pt500_200events.root"
 SMALL = "delphes/res2p_higgs2p_10events.root"

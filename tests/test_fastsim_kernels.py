@@ -5,14 +5,14 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from fastsim.detector import load_card
-from fastsim.detector.calorimeter import CaloGeometry, _deposits, _unique_cells
-from fastsim.detector.pileup import FIELDS, PileupLibrary
-from fastsim.detector.propagation import pileup_geometry, propagate, propagate_pileup
-from generation import samples
-from generation.pileup_library import build_pileup_library, load_pileup_library
-from generation.pythia_driver import PythiaGenerator, _batch_columns
 from jetclass2.delphes_tree import flat_columns, jagged_records
+from jetclass2.fastsim.detector import load_card
+from jetclass2.fastsim.detector.calorimeter import CaloGeometry, _deposits, _unique_cells
+from jetclass2.fastsim.detector.pileup import FIELDS, PileupLibrary
+from jetclass2.fastsim.detector.propagation import pileup_geometry, propagate, propagate_pileup
+from jetclass2.generation import samples
+from jetclass2.generation.pileup_library import build_pileup_library, load_pileup_library
+from jetclass2.generation.pythia_driver import PythiaGenerator, _batch_columns
 
 
 @pytest.fixture(scope="module")

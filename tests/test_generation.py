@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare, kstest
 
-from generation import samples
-from generation.madgraph import render_job_cards
-from generation.pythia_driver import PythiaGenerator
+from jetclass2.generation import samples
+from jetclass2.generation.madgraph import render_job_cards
+from jetclass2.generation.pythia_driver import PythiaGenerator
 
 FAST = ["PartonLevel:ISR = off", "PartonLevel:FSR = off", "PartonLevel:MPI = off", "HadronLevel:all = off"]  # hard process + decays
 

@@ -15,8 +15,8 @@ import uproot
 import yaml
 from scipy.stats import chisquare
 
-from fastsim import job as generate_cli
-from generation import samples
+from jetclass2.fastsim import job as generate_cli
+from jetclass2.generation import samples
 from jetclass2.resources import resource
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def cfg():
 
 
 def run_generate(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fastsim.job", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "jetclass2.fastsim.job", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def list_points(argv):
@@ -146,7 +146,7 @@ def test_cli_rejects_bad_input_before_generating(tmp_path, args, message):
 
 
 def test_render_cards_rejects_bad_input(tmp_path):
-    from generation.cli import render_cards_main
+    from jetclass2.generation.cli import render_cards_main
 
     for argv, message in ((["--sample", "QCD", "--events", "0"], "argument --events: must be at least 1"),
                           (["--sample", "QCD", "--events", "10", "--events-per-grid-point", "0"], "--events-per-grid-point"),

@@ -12,9 +12,8 @@ from pathlib import Path
 import awkward as ak
 import pytest
 import uproot
-
-from ntuplizer import process_file
-from ntuplizer.writer import read_jets
+from jetclass2.ntuplizer import process_file
+from jetclass2.ntuplizer.writer import read_jets
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,8 +83,8 @@ def venv(tmp_path_factory):
 
 def test_wheel_resources_come_from_the_wheel(venv):
     call, _, prefix = venv
-    r = call("python", "-c", "import jetclass2.resources as r, ntuplizer.core as c, fastsim.detector.card as k, "
-                             "generation.samples as s; print(r.data_root()); print(c.DEFAULT_CONFIG); "
+    r = call("python", "-c", "import jetclass2.resources as r, jetclass2.ntuplizer.core as c, jetclass2.fastsim.detector.card as k, "
+                             "jetclass2.generation.samples as s; print(r.data_root()); print(c.DEFAULT_CONFIG); "
                              "print(k.DEFAULT_CARD); print(s.DEFAULT_SAMPLES_CONFIG)")
     assert r.returncode == 0, r.stderr[-2000:]
     paths = [Path(p) for p in r.stdout.split()]

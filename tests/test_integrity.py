@@ -12,16 +12,16 @@ import sys
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer.schema import BRANCH_NAMES
+from jetclass2.ntuplizer.writer import write_jets
 from packing_helpers import REPO, reference_dir, res2p_inputs, run_cli
 
-import jetdata
-from jetdata.loader import DatasetError
-from ntuplizer.schema import BRANCH_NAMES
-from ntuplizer.writer import write_jets
-from packing.mapreduce import gather, scatter, shard_name, tarball
-from packing.pack import pack_category
-from packing.plan import make_plan, save_plan
-from packing.store import stamp_path, verify_dataset
+from jetclass2 import jetdata
+from jetclass2.jetdata.loader import DatasetError
+from jetclass2.packing.mapreduce import gather, scatter, shard_name, tarball
+from jetclass2.packing.pack import pack_category
+from jetclass2.packing.plan import make_plan, save_plan
+from jetclass2.packing.store import stamp_path, verify_dataset
 
 OPTS = dict(jets_per_file=25, seed=3, files_per_tarball=3, ntuples_per_scatter=2)
 
@@ -76,13 +76,13 @@ def test_flipped_byte_after_verification_is_refused_by_every_reader(dataset, tmp
     manifests = [dataset / "Res2P.manifest.json", dataset / "QCD.manifest.json"]
     assert run_cli("verify", dataset, "--stamp", tmp_path / "verified.ok").returncode == 0
     assert stamp_path(manifests[0]).is_file()  # the stamp readers compare sizes, times and inodes with
-    assert python_m("training.file_lists", "--split", "test", *manifests).returncode == 0
+    assert python_m("jetclass2.training.file_lists", "--split", "test", *manifests).returncode == 0
     assert len(jetdata.load(dataset, split="all", branches=["jet_pt"])) == 196
     flip_byte(dataset / "Res2P_0001.root")
-    r = python_m("training.launch", "--options", "{}", "--data-config", tmp_path / "dc.yaml", "--model-prefix",
+    r = python_m("jetclass2.training.launch", "--options", "{}", "--data-config", tmp_path / "dc.yaml", "--model-prefix",
                  tmp_path / "net", "--weaver-log", tmp_path / "w.log", "-o", tmp_path / "best.pt", *manifests)
     one_error_line(r, "Res2P_0001.root: SHA-256")
-    one_error_line(python_m("training.file_lists", "--split", "test", *manifests), "Res2P_0001.root: SHA-256")
+    one_error_line(python_m("jetclass2.training.file_lists", "--split", "test", *manifests), "Res2P_0001.root: SHA-256")
     with pytest.raises(DatasetError, match=r"Res2P_0001.root: SHA-256"):
         jetdata.load(dataset, split="test", branches=["jet_pt"])
     r = run_cli("verify", dataset, "--since", tmp_path / "verified.ok")

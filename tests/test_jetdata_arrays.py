@@ -4,13 +4,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
+from jetclass2.ntuplizer.label_names import LABEL_NAMES
 from packing_helpers import reference_dir, res2p_inputs
 
-import jetdata
-from jetdata.loader import DatasetError
-from ntuplizer.label_names import LABEL_NAMES
-from packing.pack import pack_category
-from packing.release import release
+from jetclass2 import jetdata
+from jetclass2.jetdata.loader import DatasetError
+from jetclass2.packing.pack import pack_category
+from jetclass2.packing.release import release
 
 PF = ("part_deta", "part_dphi", "part_energy", "part_charge")
 JF = ("jet_pt", "jet_sdmass", "jet_nparticles")

@@ -3,8 +3,7 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-
-from ntuplizer.labels import LABEL_NAMES, label_jets
+from jetclass2.ntuplizer.labels import LABEL_NAMES, label_jets
 
 JET = {"eta": 0.0, "phi": 0.0}
 NEAR = (0.1, 0.1)  # (eta, phi) inside an R=0.8 jet at (0, 0)

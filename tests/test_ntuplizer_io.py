@@ -6,17 +6,17 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer import DelphesInputError, ntuplize
+from jetclass2.ntuplizer.schema import BRANCH_NAMES
+from jetclass2.ntuplizer.writer import read_jets
 
 from jetclass2.delphes_tree import COLLECTIONS, DelphesWriter
-from ntuplizer import DelphesInputError, ntuplize
-from ntuplizer.schema import BRANCH_NAMES
-from ntuplizer.writer import read_jets
 
 RES2P = "delphes/res2p_higgs2p_10events.root"
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "ntuplizer.cli", *map(str, args)], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "jetclass2.ntuplizer.cli", *map(str, args)], capture_output=True, text=True)
 
 
 def test_cli_root_and_parquet_outputs(shared_dir, tmp_path):
@@ -36,7 +36,7 @@ def test_cli_root_and_parquet_outputs(shared_dir, tmp_path):
 
 
 def test_ak15_jets(shared_dir):
-    from ntuplizer import Settings, process_file
+    from jetclass2.ntuplizer import Settings, process_file
     path = shared_dir / "delphes/hbb_m125_pt500_200events.root"
     ak15 = process_file(path, Settings.from_config(jet_radius=1.5))
     ak8 = process_file(path, Settings.from_config(jet_radius=0.8))

@@ -4,11 +4,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
+from jetclass2.ntuplizer import Settings, process_file
+from jetclass2.ntuplizer.core import gen_jets, jet_substructure, reco_jets
+from jetclass2.ntuplizer.schema import BRANCH_NAMES, BRANCHES
 
 from jetclass2.delphes_tree import iterate_events
-from ntuplizer import Settings, process_file
-from ntuplizer.core import gen_jets, jet_substructure, reco_jets
-from ntuplizer.schema import BRANCH_NAMES, BRANCHES
 
 HBB = "delphes/hbb_m125_pt500_200events.root"
 RES2P = "delphes/res2p_higgs2p_10events.root"

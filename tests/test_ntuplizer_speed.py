@@ -6,12 +6,12 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer import Settings, process_file
+from jetclass2.ntuplizer.core import PARTICLE_FIELDS
+from jetclass2.ntuplizer.schema import BRANCHES
 
 from jetclass2 import delphes_tree
 from jetclass2.delphes_tree import COLLECTIONS, DelphesWriter, iterate_events
-from ntuplizer import Settings, process_file
-from ntuplizer.core import PARTICLE_FIELDS
-from ntuplizer.schema import BRANCHES
 
 REAL = ["delphes/hbb_m125_pt500_200events.root", "delphes/res2p_higgs2p_10events.root",
         "delphes/res2p_lite_card_10events.root"]
@@ -122,10 +122,9 @@ def test_nsubjettiness_kernel_equals_fastjet_contrib(shared_dir, source):
     kernel declines only jets of N2PLAIN_MAX or more constituents with an exact tie (zero-momentum
     constituents), and computes the smaller tied jets too."""
     import fastjet
-
-    from ntuplizer import core
-    from ntuplizer.jets import offsets_of, p4_from_ptetaphim
-    from ntuplizer.nsubjettiness import N2PLAIN_MAX, nsubjettiness
+    from jetclass2.ntuplizer import core
+    from jetclass2.ntuplizer.jets import offsets_of, p4_from_ptetaphim
+    from jetclass2.ntuplizer.nsubjettiness import N2PLAIN_MAX, nsubjettiness
 
     s = Settings.from_config(qcd_labels=True)
     done_all, n_all, tied_done = 0, 0, 0
@@ -159,8 +158,7 @@ def test_fastjet_clusters_the_nsubjettiness_axes_with_n2plain_below_the_kernel_t
     """The kernel's exact tie-breaking follows fastjet's N2Plain loops: fastjet's Best strategy for
     the axes' exclusive kT clustering (R = 1000) must be N2Plain for every smaller jet."""
     import fastjet
-
-    from ntuplizer.nsubjettiness import N2PLAIN_MAX
+    from jetclass2.ntuplizer.nsubjettiness import N2PLAIN_MAX
 
     rng = np.random.default_rng(7)
     for n in (2, 10, 40, N2PLAIN_MAX - 1, N2PLAIN_MAX):
@@ -175,7 +173,7 @@ def test_fastjet_clusters_the_nsubjettiness_axes_with_n2plain_below_the_kernel_t
 def test_direct_fastjet_call_equals_the_awkward_front_end(shared_dir, monkeypatch, radius):
     """cluster_flat hands flat arrays to the bindings' extension; the jets and their constituents
     are those of fastjet.ClusterSequence on the jagged array (the path taken without it)."""
-    from ntuplizer import core, jets
+    from jetclass2.ntuplizer import core, jets
 
     ev = next(iterate_events(shared_dir / REAL[0], particle_fields=PARTICLE_FIELDS))
     pf, counts = core._columns(ev.pfcands, core.PF_FIELDS)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer.schema import BRANCH_NAMES
+from jetclass2.ntuplizer.writer import JetWriter
 from packing_helpers import jets_of, popen_cli, reference_dir, res2p_inputs, run_cli
 
-from ntuplizer.schema import BRANCH_NAMES
-from ntuplizer.writer import JetWriter
-from packing.fileio import PackingError
-from packing.pack import pack_category
-from packing.plan import load_plan, make_plan, save_plan, split_ranges
-from packing.store import verify_dataset
+from jetclass2.packing.fileio import PackingError
+from jetclass2.packing.pack import pack_category
+from jetclass2.packing.plan import load_plan, make_plan, save_plan, split_ranges
+from jetclass2.packing.store import verify_dataset
 
 OPTS = dict(jets_per_file=25, seed=3, files_per_tarball=3, ntuples_per_scatter=2)
 
@@ -303,7 +303,7 @@ def test_flat_dataset_of_the_earlier_layout_is_replaced_after_the_swap(inputs, p
 def test_packed_files_have_baskets_of_the_configured_size(inputs, tmp_path):
     """`jets_per_basket` jets per ROOT basket of every branch (a reader fetches a part of a file), the
     codec asked for, and the jets of the inputs."""
-    from packing.rootwriter import CODECS
+    from jetclass2.packing.rootwriter import CODECS
 
     m = pack_category("Res2P", inputs, tmp_path, **{**OPTS, "basket": 10}, compression="zstd")
     for f in m["files"]:
@@ -325,10 +325,10 @@ def test_fast_basket_writer_gives_uproots_bytes(tmp_path, compression):
     """The one-copy basket writer writes byte for byte what uproot's own writers write (whole files, with
     baskets of real jets of every branch kind), and uproot reads the jets back."""
     import awkward as ak
+    from jetclass2.ntuplizer.schema import BRANCH_NAMES
 
-    from ntuplizer.schema import BRANCH_NAMES
-    from packing import columns
-    from packing.rootwriter import PackedTreeWriter
+    from jetclass2.packing import columns
+    from jetclass2.packing.rootwriter import PackedTreeWriter
 
     jets = uproot.open(reference_dir() / "ntuples" / "hbb_m125_pt500_200events.ntuple.root")["tree"].arrays(BRANCH_NAMES)
     cols = columns.from_awkward(jets)
@@ -351,22 +351,22 @@ def test_packing_jobs_do_not_import_numba():
     import subprocess
     import sys
 
-    import ntuplizer.label_names
-    import ntuplizer.labels
+    import jetclass2.ntuplizer.label_names
+    import jetclass2.ntuplizer.labels
 
-    probe = ("import sys, packing.cli, packing.mapreduce, packing.pack, packing.store; "
+    probe = ("import sys, jetclass2.packing.cli, jetclass2.packing.mapreduce, jetclass2.packing.pack, jetclass2.packing.store; "
              "print(sorted(m for m in sys.modules if m == 'numba' or m.startswith('numba.')))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert out.stdout.strip() == "[]"
-    assert ntuplizer.labels.LABEL_NAMES is ntuplizer.label_names.LABEL_NAMES  # one list of names
+    assert jetclass2.ntuplizer.labels.LABEL_NAMES is jetclass2.ntuplizer.label_names.LABEL_NAMES  # one list of names
 
 
 def test_splits_are_made_of_whole_generation_jobs(tmp_path):
     """Inputs in the workflow's layout `<sample>/<job>.root`: each sample's jobs go train:val:test 4:1:1
     (test = the last jobs); every jet of a job (so every event) lands in files of that job's split only,
     and the manifest names the jobs behind each file."""
-    from packing.plan import job_splits
+    from jetclass2.packing.plan import job_splits
 
     ref = reference_dir() / "ntuples"
     jets = uproot.open(ref / "hbb_m125_pt500_200events.ntuple.root")["tree"].arrays(BRANCH_NAMES)

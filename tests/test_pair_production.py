@@ -1,12 +1,12 @@
-"""Embedded X pairs (generation/processes.py): two X above pT_min from the right initial state,
+"""Embedded X pairs (jetclass2/generation/processes.py): two X above pT_min from the right initial state,
 determinism, and the angular distribution against |M|^2 (itself checked by an explicit Dirac trace)."""
 import awkward as ak
 import numpy as np
 import pytest
 from scipy.stats import kstest
 
-from generation import processes, samples
-from generation.pythia_driver import PythiaGenerator
+from jetclass2.generation import processes, samples
+from jetclass2.generation.pythia_driver import PythiaGenerator
 
 FAST = ["PartonLevel:ISR = off", "PartonLevel:FSR = off", "PartonLevel:MPI = off", "HadronLevel:all = off"]
 POINTS = {

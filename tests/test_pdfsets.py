@@ -1,4 +1,4 @@
-"""The container path's LHAPDF sets are checked at the dry run, where the jobs run (generation/pdfsets.py).
+"""The container path's LHAPDF sets are checked at the dry run, where the jobs run (jetclass2/generation/pdfsets.py).
 
 LHAPDF itself is not installed on this machine; its role is played by a stand-in ``lhapdf-config``
 (an external program: it only prints a data directory) over real LHAPDF6 grid files, Pythia's copies
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generation import pdfsets, samples
+from jetclass2.generation import pdfsets, samples
 
 REPO = Path(__file__).resolve().parents[1]
 SETS = ["NNPDF31_lo_as_0118", "NNPDF31_nnlo_as_0118_mc_hessian_pdfas", "NNPDF23_lo_as_0130_qed"]

@@ -8,15 +8,15 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from jetclass2.ntuplizer.label_names import LABEL_NAMES
+from jetclass2.ntuplizer.schema import BRANCH_NAMES
+from jetclass2.ntuplizer.writer import write_jets
 from packing_helpers import reference_dir, relabelled_inputs, res2p_inputs
 
-from jetdata import qa, qa_plots
-from ntuplizer.label_names import LABEL_NAMES
-from ntuplizer.schema import BRANCH_NAMES
-from ntuplizer.writer import write_jets
-from packing.fileio import PackingError, read_ntuple, write_packed
-from packing.pack import pack_category
-from packing.store import commit
+from jetclass2.jetdata import qa, qa_plots
+from jetclass2.packing.fileio import PackingError, read_ntuple, write_packed
+from jetclass2.packing.pack import pack_category
+from jetclass2.packing.store import commit
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from jetclass2.ntuplizer.label_names import LABEL_NAMES
 from packing_helpers import REPO, reference_dir, res2p_inputs
 
-import jetdata
-from ntuplizer.label_names import LABEL_NAMES
-from packing.fileio import PackingError
-from packing.pack import pack_category
-from packing.release import release
+from jetclass2 import jetdata
+from jetclass2.packing.fileio import PackingError
+from jetclass2.packing.pack import pack_category
+from jetclass2.packing.release import release
 
 
 def published_sample():
@@ -76,7 +76,7 @@ def test_failed_release_leaves_the_previous_one(packed, tmp_path):
         release(bad, tmp_path / "rel", row_group_jets=10)
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "rel").iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
-    r = subprocess.run([sys.executable, "-m", "packing.release", str(tmp_path / "nothere"), "-o", str(tmp_path / "x")],
+    r = subprocess.run([sys.executable, "-m", "jetclass2.packing.release", str(tmp_path / "nothere"), "-o", str(tmp_path / "x")],
                        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0
     assert r.stderr.startswith("release-dataset: error: ") and "no such dataset directory" in r.stderr

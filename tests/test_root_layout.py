@@ -11,11 +11,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import uproot
+from jetclass2.ntuplizer import process_file
+from jetclass2.ntuplizer.schema import BRANCH_NAMES, BRANCHES
+from jetclass2.ntuplizer.writer import COLLECTIONS, collection_of, read_jets, write_jets
 
 from jetclass2.delphes_tree import DelphesWriter
-from ntuplizer import process_file
-from ntuplizer.schema import BRANCH_NAMES, BRANCHES
-from ntuplizer.writer import COLLECTIONS, collection_of, read_jets, write_jets
 
 SOURCE = "delphes/res2p_higgs2p_10events.root"
 CPP_TYPE = {"float32": "float", "int32": "int", "bool": "bool"}
@@ -135,10 +135,10 @@ def test_identical_runs_write_identical_bytes(shared_dir, tmp_path):
     digests = []
     for run in ("a", "b"):
         out = tmp_path / run
-        r = subprocess.run([sys.executable, "-m", "ntuplizer.cli", str(source), "-o", str(out / "jets.root"), "-q"],
+        r = subprocess.run([sys.executable, "-m", "jetclass2.ntuplizer.cli", str(source), "-o", str(out / "jets.root"), "-q"],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-2000:]
-        r = subprocess.run([sys.executable, "-m", "fastsim.cli", str(source), "-o", str(out / "sim.root"), "--pileup", "0",
+        r = subprocess.run([sys.executable, "-m", "jetclass2.fastsim.cli", str(source), "-o", str(out / "sim.root"), "--pileup", "0",
                             "--seed", "3", "-q"], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr[-2000:]
         digests.append((_sha256(out / "jets.root"), _sha256(out / "sim.root")))

@@ -3,8 +3,7 @@ import awkward as ak
 import fastjet
 import numpy as np
 import pytest
-
-from ntuplizer.softdrop import soft_drop_masses
+from jetclass2.ntuplizer.softdrop import soft_drop_masses
 
 
 @pytest.mark.parametrize("beta,zcut", [(0.0, 0.1), (1.0, 0.2)])

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from jetclass2.ntuplizer.labels import LABEL_NAMES
 
-from ntuplizer.labels import LABEL_NAMES
-from training import command, data_config
-from training.groups import GROUPS, group_of, label_groups
+from jetclass2.training import command, data_config
+from jetclass2.training.groups import GROUPS, group_of, label_groups
 
 NETWORK = str(Path(__file__).resolve().parents[1] / "training" / "network_sophon.py")
 NTUPLES = ["hbb_m125_pt500_200events.ntuple.root", "res2p_higgs2p_10events.qcdlabels.ntuple.root"]
@@ -79,7 +79,7 @@ def test_onnx_export_matches_torch(trained):
     import onnxruntime
     from weaver.utils.data.config import DataConfig
 
-    from training import network_sophon
+    from jetclass2.training import network_sophon
 
     tmp, dc_path, _ = trained
     state = tmp / "net_epoch-3_state.pt"
@@ -118,8 +118,8 @@ def test_test_set_evaluation(trained, shared_dir, tmp_path):
     """weaver --predict on a held-out file, then the summary: every selected jet, true labels intact."""
     import uproot
 
-    from training.evaluate import main as evaluate_main
-    from training.file_lists import selected_jets
+    from jetclass2.training.evaluate import main as evaluate_main
+    from jetclass2.training.file_lists import selected_jets
 
     tmp, dc, _ = trained
     test_file = shared_dir / "ntuples" / NTUPLES[0]
@@ -172,7 +172,7 @@ def test_full_config_weaver_command_is_sophons(repo_dir, n_gpu):
         opts, train_files={c: [f"/data/{c}_{i:04d}.root" for i in range(n)] for c, n in SOPHON_TRAIN.items()},
         val_files=[f"/data/val_{i:04d}.root" for i in range(SOPHON_VAL)], data_config="dc.weights.auto.yaml",
         network_config=NETWORK, model_prefix="out/net", log_file="out/net.weaver.log", plan=plan, weights_precomputed=True)
-    entry = cmd.index("training.weaver_entry")
+    entry = cmd.index("jetclass2.training.weaver_entry")
     if n_gpu > 1:
         assert cmd[:entry - 1] == ["torchrun", "--standalone", "--nnodes=1", f"--nproc_per_node={n_gpu}"]
         assert cmd[entry - 1] == "-m" and cmd[entry + 1:entry + 3] == ["--backend", "nccl"]
@@ -217,7 +217,7 @@ def test_tiny_default_is_marked_a_smoke_test(repo_dir):
 def test_weaver_entry_reads_while_the_interpreter_shuts_down(shared_dir):
     """A prefetch still reading when training ends (weaver's background thread) must not log a traceback."""
     script = (
-        "import time, training.weaver_entry, uproot\n"
+        "import time, jetclass2.training.weaver_entry, uproot\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
         "def load():\n"
         "    time.sleep(0.5)\n"
@@ -234,7 +234,7 @@ def packed(shared_dir, tmp_path_factory):
     """The reference ntuples packed into 20-jet files, train/val/test 4:1:1, with their manifest."""
     from packing_helpers import split_ntuple
 
-    from packing.pack import pack_category
+    from jetclass2.packing.pack import pack_category
 
     out = tmp_path_factory.mktemp("dataset")
     # three "jobs" of H->bb jets (train, val, test: splits are made of whole jobs) and the 10-event file (train)
@@ -245,13 +245,13 @@ def packed(shared_dir, tmp_path_factory):
 
 
 def _launch(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "training.launch", *args], stdout=kw.pop("stdout", subprocess.PIPE),
+    return subprocess.Popen([sys.executable, "-m", "jetclass2.training.launch", *args], stdout=kw.pop("stdout", subprocess.PIPE),
                             stderr=subprocess.STDOUT, text=True, **kw)
 
 
 @pytest.mark.slow
 def test_training_resumes_from_its_last_complete_epoch(packed, tmp_path):
-    from training.launch import best_epoch, last_complete_epoch
+    from jetclass2.training.launch import best_epoch, last_complete_epoch
 
     tiny = dict(zip(TINY[1::3], TINY[2::3]))
     opts = {"gpus": "", "epochs": 3, "steps_per_epoch": 6, "batch_size": 16, "start_lr": 3e-3, "optimizer": "ranger",
@@ -301,8 +301,8 @@ def test_make_weight_uses_train_and_val(packed, tmp_path):
     from weaver.utils.data.config import DataConfig
     from weaver.utils.data.preprocess import WeightMaker
 
-    from training.file_lists import files_of
-    from training.make_weight import main as make_weight_main
+    from jetclass2.training.file_lists import files_of
+    from jetclass2.training.make_weight import main as make_weight_main
 
     cfg = data_config.build()
     cfg["weights"].update(reweight_classes=["label_X_QQ"], class_weights=[1.0])  # the group most reference jets are in
@@ -327,7 +327,7 @@ def test_network_autocast_follows_weavers_dtype(tmp_path):
     """Sophon's own autocast region around aggregator and FC takes weaver's dtype: no fp16 island in a bf16 run."""
     from weaver.utils.data.config import DataConfig
 
-    from training import network_sophon
+    from jetclass2.training import network_sophon
 
     dc = DataConfig.load(str(data_config.write(tmp_path / "dc.yaml", reweight=False)))
     model, _ = network_sophon.get_model(dc, num_classes=188, use_amp=True, fc_params=[(32, 0.1)], embed_dims=[16, 32, 16],

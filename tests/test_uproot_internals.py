@@ -8,8 +8,8 @@ import uproot.writing._cascade
 import uproot.writing._cascadetree
 
 from jetclass2 import rootfile
+from jetclass2.packing import rootwriter
 from jetclass2.uproot_internals import SUPPORTED, UnsupportedUproot
-from packing import rootwriter
 
 
 def test_installed_uproot_is_supported_and_declared():

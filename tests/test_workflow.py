@@ -194,7 +194,7 @@ def test_tiny_end_to_end_production(tmp_path):
     r = run("train")
     assert r.returncode != 0 and not (results / "training" / "best_epoch_state.pt").exists()
     log = (results / "logs" / "train.log").read_text().strip().splitlines()
-    assert log[-1].startswith("training.launch: dataset refused: ") and "QCD_0000.root: SHA-256" in log[-1], log[-3:]
+    assert log[-1].startswith("jetclass2.training.launch: dataset refused: ") and "QCD_0000.root: SHA-256" in log[-1], log[-3:]
     victim.write_bytes(original)
     # `snakemake train export evaluate` on what the workflow produced
     r = run("train", "export", "evaluate")

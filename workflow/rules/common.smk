@@ -83,7 +83,7 @@ wildcard_constraints:
 
 def _check_samples_config():
     """The samples file against its schema and its grids (e.g. a Y mass grid leaving an X mass without Y): at the dry run."""
-    from generation.samples import GenerationConfigError, load_config
+    from jetclass2.generation.samples import GenerationConfigError, load_config
 
     try:
         load_config(PLAN.samples_config)
@@ -93,7 +93,7 @@ def _check_samples_config():
 
 def _check_job_splits():
     """Every split of every category gets at least one generation job (the splits are made of whole jobs)."""
-    from packing.plan import SPLITS, job_splits
+    from jetclass2.packing.plan import SPLITS, job_splits
 
     per_sample = PACK.get("sample_split") or {}
     for s in per_sample:

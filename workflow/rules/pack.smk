@@ -65,7 +65,7 @@ checkpoint pack_plan:
     conda:
         SOFTWARE
     shell:
-        "python -m packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
+        "python -m jetclass2.packing plan --category {wildcards.category} --inputs {input} --jets-per-file {params.jets_per_file} --jobs {threads} "
         "--split {params.split}{params.sample_split} --files-per-tarball {params.per_tar} --ntuples-per-scatter {params.group} --jets-per-basket {params.basket} "
         f"--format {PACK_FORMAT} --seed {{params.seed}} --samples-config {{params.samples_config}} -o {{output}} > {{log}} 2>&1"
 
@@ -85,7 +85,7 @@ rule pack_scatter:
     conda:
         SOFTWARE
     shell:
-        "python -m packing scatter {input.plan} --group $((10#{wildcards.group})) -o {output} > {log} 2>&1"
+        "python -m jetclass2.packing scatter {input.plan} --group $((10#{wildcards.group})) -o {output} > {log} 2>&1"
 
 
 rule pack_gather:
@@ -107,7 +107,7 @@ rule pack_gather:
     conda:
         SOFTWARE
     shell:
-        "python -m packing gather {input.plan} --index $((10#{wildcards.index})) --shard-dir {params.shard_dir} "
+        "python -m jetclass2.packing gather {input.plan} --index $((10#{wildcards.index})) --shard-dir {params.shard_dir} "
         "-o {output.data} > {log} 2>&1"
 
 
@@ -130,7 +130,7 @@ rule pack_tarball:
     conda:
         SOFTWARE
     shell:
-        "python -m packing tarball {input.plan} --number {params.number} --files-dir {params.files_dir} -o {output.tar} > {log} 2>&1"
+        "python -m jetclass2.packing tarball {input.plan} --number {params.number} --files-dir {params.files_dir} -o {output.tar} > {log} 2>&1"
 
 
 rule pack_finalize:
@@ -154,7 +154,7 @@ rule pack_finalize:
     # once the category is live, no job needs its shards, gathered files or tarballs: they go here and
     # not only through temp(), whose clean-up a killed snakemake never does (a recovery run skips this job)
     shell:
-        f"python -m packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1 && "
+        f"python -m jetclass2.packing finalize {{input.plan}} --work {{params.work}} --outdir {DATASET} --jobs {{threads}} > {{log}} 2>&1 && "
         "rm -rf {params.work}/scatter {params.work}/files {params.work}/tar"
 
 
@@ -173,7 +173,7 @@ rule verify_category:
     conda:
         SOFTWARE
     shell:
-        f"python -m packing verify {DATASET} --categories {{wildcards.category}} --jobs {{threads}} --stamp {{output}} > {{log}} 2>&1"
+        f"python -m jetclass2.packing verify {DATASET} --categories {{wildcards.category}} --jobs {{threads}} --stamp {{output}} > {{log}} 2>&1"
 
 
 rule verify_dataset:
@@ -191,5 +191,5 @@ rule verify_dataset:
     conda:
         SOFTWARE
     shell:
-        f"python -m packing verify {DATASET} --categories {' '.join(ALL_CATEGORIES)} --since {{input}} --jobs {{threads}} "
+        f"python -m jetclass2.packing verify {DATASET} --categories {' '.join(ALL_CATEGORIES)} --since {{input}} --jobs {{threads}} "
         "--stamp {output} > {log} 2>&1"

@@ -3,7 +3,7 @@
 import functools
 import json
 
-from packing.plan import ordered_inputs
+from jetclass2.packing.plan import ordered_inputs
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,7 +2,7 @@
 # `snakemake --report report.html` puts them on one HTML page.
 QA = config.get("qa", {})
 QA_DIR = f"{RESULTS}/qa"
-QA_PLOTS = ["labels", "kinematics", "mass", "constituents", "reference", "grid"]  # jetdata.qa_plots.PLOTS
+QA_PLOTS = ["labels", "kinematics", "mass", "constituents", "reference", "grid"]  # jetclass2.jetdata.qa_plots.PLOTS
 QA_TARGETS = [f"{QA_DIR}/summary.html"]
 
 
@@ -29,7 +29,7 @@ rule qa_category:
     conda:
         SOFTWARE
     shell:
-        f"python -m jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{wildcards.category}} "
+        f"python -m jetclass2.jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{wildcards.category}} "
         f"--provenance-dir {RESULTS}/delphes --reference {{params.reference}} --samples-config {{params.samples_config}} "
         "--max-jets {params.max_jets} --min-jets-all-labels {params.min_jets} > {log} 2>&1"
 
@@ -55,4 +55,4 @@ rule qa_summary:
     conda:
         SOFTWARE
     shell:
-        f"python -m jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{params.categories}} --summary-only > {{log}} 2>&1"
+        f"python -m jetclass2.jetdata.qa {DATASET} --outdir {{params.outdir}} --categories {{params.categories}} --summary-only > {{log}} 2>&1"

@@ -1,5 +1,5 @@
 # Sophon ParT pre-training with weaver on the packed dataset: `snakemake train`, `snakemake export`, `snakemake evaluate`.
-# The weaver command line is rendered by training/command.py from the `training:` section (see docs/training.md).
+# The weaver command line is rendered by jetclass2/training/command.py from the `training:` section (see docs/training.md).
 import json
 import shlex
 
@@ -38,8 +38,8 @@ rule data_config:
     conda:
         SOFTWARE
     shell:
-        "(python -m training.data_config -o {output.train} {params.reweight} && "
-        "python -m training.data_config -o {output.inference} --no-points --no-reweight) > {log} 2>&1"
+        "(python -m jetclass2.training.data_config -o {output.train} {params.reweight} && "
+        "python -m jetclass2.training.data_config -o {output.inference} --no-points --no-reweight) > {log} 2>&1"
 
 
 rule make_weight:
@@ -60,7 +60,7 @@ rule make_weight:
     container:
         TRAIN_CONTAINER
     shell:
-        "python -m training.make_weight --data-config {input.data_config} -o {output} {input.manifests} > {log} 2>&1"
+        "python -m jetclass2.training.make_weight --data-config {input.data_config} -o {output} {input.manifests} > {log} 2>&1"
 
 
 rule train:
@@ -89,7 +89,7 @@ rule train:
     container:
         TRAIN_CONTAINER
     shell:
-        "python -m training.launch --options {params.options} --data-config {input.data_config} {params.weights} "
+        "python -m jetclass2.training.launch --options {params.options} --data-config {input.data_config} {params.weights} "
         "--model-prefix {params.prefix} --weaver-log {params.weaver_log} -o {output} {input.manifests} > {log} 2>&1"
 
 
@@ -112,7 +112,7 @@ rule export:
     container:
         TRAIN_CONTAINER
     shell:
-        "python -m training.weaver_entry --data-config {input.data_config} {params.net} -o export_embed True "
+        "python -m jetclass2.training.weaver_entry --data-config {input.data_config} {params.net} -o export_embed True "
         "--model-prefix {input.model} --export-onnx {output} > {log} 2>&1"
 
 
@@ -145,8 +145,8 @@ rule evaluate:
         TRAIN_CONTAINER
     # the file list first: it checks the dataset, and a damaged one stops the job here, naming the file
     shell:
-        "test_files=$(python -m training.file_lists --split test --data-config {input.data_config} {input.manifests} 2> {log}) && "
-        "python -m training.weaver_entry --predict --data-test $test_files "
+        "test_files=$(python -m jetclass2.training.file_lists --split test --data-config {input.data_config} {input.manifests} 2> {log}) && "
+        "python -m jetclass2.training.weaver_entry --predict --data-test $test_files "
         "--data-config {input.data_config} {params.net} --model-prefix {input.model} --gpus '{params.gpus}' "
         "--batch-size {params.batch_size} --num-workers {params.num_workers} --predict-output {output.scores} >> {log} 2>&1 && "
-        "python -m training.evaluate {output.scores} -o {params.evaluation} {params.smoke} >> {log} 2>&1"
+        "python -m jetclass2.training.evaluate {output.scores} -o {params.evaluation} {params.smoke} >> {log} 2>&1"

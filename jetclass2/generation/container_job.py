@@ -1,0 +1,411 @@
+"""The container backend's job driver: MadGraph5_aMC@NLO -> Pythia 8 -> Delphes 3.5.0, natively or in the image.
+
+``run-container-job generate``: one production job. Cards are rendered by
+:func:`jetclass2.generation.madgraph.render_job_cards` into the work directory (one MadGraph process card,
+one launch card and one Pythia card per batch, ``gridpoints.json``); then, for a resonant sample,
+the MadGraph process is compiled once and launched once per batch (that batch's grid point and
+seed); every batch is showered and simulated by ``DelphesPythia8`` with its own Pythia card (a
+batch's decay tables, Y mass/width or pTHat_min differ from the next one's), the JetClass-II
+Delphes card, the pile-up file and a per-batch ``RandomSeed``; the batch files are merged with
+``hadd``. Every step's output is counted (MadGraph exits 0 when it fails; DelphesPythia8 stops
+early on end of file or errors): fewer events than asked is an error naming the job and the
+step. The output appears only complete; the work directory is removed on success and kept,
+for inspection, on failure (the next attempt starts afresh).
+
+``run-container-job pileup``: Delphes' pile-up file (Pythia ``SoftQCD:inelastic`` ->
+``DelphesPythia8`` with a converter card -> ``root2pileup``), seeded from the workflow seed.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jetclass2.atomic import OutputError, atomic_output, check_output_path, raise_on_sigterm
+from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, inside, integer, number, report
+from jetclass2.logs import setup_cli_logging
+from jetclass2.resources import resolve
+
+from . import pdfsets, samples
+
+log = logging.getLogger("run-container-job")
+
+#: Pythia reads nothing from this file: a Pythia-only card (QCD, minimum bias) names it as
+#: ``Beams:LHEF`` so that DelphesPythia8 (3.5.0) creates its LHEF reader, whose absence makes it
+#: dereference a null pointer on the first event Pythia rejects.
+NO_LHEF = "/dev/null"
+PROCESS_CARD = "proc_card.dat"
+PROVENANCE = "gridpoints.json"
+_PILEUP_FILE = re.compile(r"^(\s*set\s+PileUpFile\s+)\S+", re.MULTILINE)
+_MEAN_PILEUP = re.compile(r"^(\s*set\s+MeanPileUp\s+)\S+", re.MULTILINE)
+_RANDOM_SEED = re.compile(r"^\s*set\s+RandomSeed\s+\S+\s*$", re.MULTILINE)
+_LHE_EVENT = re.compile(rb"<event[\s>]")
+
+
+class JobError(RuntimeError):
+    """A step of a job that failed or produced too little: the message names the job and the step."""
+
+
+class Steps:
+    """Wall and CPU time (this process and its children) of each step, for the log and the benchmark."""
+
+    def __init__(self, job: str):
+        self.job, self.times = job, {}
+
+    def run(self, step: str, cmd: list[str], cwd: Path, logfile: Path) -> None:
+        """Run ``cmd`` in ``cwd``, output to ``logfile``; a non-zero exit is a :class:`JobError`."""
+        log.info("%s: %s: %s", self.job, step, " ".join(cmd))
+        with open(logfile, "w") as out:
+            rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        if rc != 0:
+            what = f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
+            raise JobError(f"{self.job}: {step}: {cmd[0]} failed ({what}); {_tail(logfile)}")
+
+    def timed(self, step: str):
+        return _Timer(self, step)
+
+
+class _Timer:
+    def __init__(self, steps: Steps, step: str):
+        self.steps, self.step = steps, step
+
+    def __enter__(self):
+        self.t0, self.c0 = time.perf_counter(), _cpu()
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            wall, cpu = time.perf_counter() - self.t0, _cpu() - self.c0
+            self.steps.times[self.step] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
+            log.info("%s: %s done in %.1f s (cpu %.1f s)", self.steps.job, self.step, wall, cpu)
+        return False
+
+
+def _cpu() -> float:
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def _tail(logfile: Path, lines: int = 6) -> str:
+    """The last meaningful lines of a step's log, on one line."""
+    try:
+        text = [ln.strip() for ln in logfile.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return f"no log {logfile}"
+    return f"log {logfile} ends: " + " | ".join(text[-lines:])
+
+
+def require_tools(job: str, tools: list[str]) -> None:
+    """Every program the job calls is on PATH, before any work starts."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise JobError(f"{job}: tools: {', '.join(missing)} not found on PATH "
+                       "(source the generation stack's setup.sh, or run in the generation image)")
+
+
+def delphes_entries(path: Path) -> int:
+    """Events in a Delphes ROOT file (tree ``Delphes``); 0 when it is missing or unreadable."""
+    import uproot
+
+    try:
+        with uproot.open(path) as f:
+            return int(f["Delphes"].num_entries)
+    except Exception:  # a crash leaves no file or a file without the tree: counted as no events
+        return 0
+
+
+def lhe_events(path: Path) -> int:
+    """Events in an LHE file (plain or gzipped)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    n, tail = 0, b""
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            n += len(_LHE_EVENT.findall(tail + chunk))
+            tail = chunk[-6:]  # a tag split between two chunks (6 bytes cannot hold a whole one)
+    return n
+
+
+def pileup_entries(path: Path) -> int:
+    """Events in a Delphes pile-up file (the XDR event count in its last 8 bytes); 0 if it has none."""
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) < 8:
+            return 0
+        f.seek(-8, os.SEEK_END)
+        return int.from_bytes(f.read(8), "big")
+
+
+def delphes_card_text(card: Path, pileup: Path | None, seed: int, mean_pileup: float | None, job: str = "") -> str:
+    """The Delphes card with the pile-up file's absolute path, the mean pile-up and a ``RandomSeed``.
+
+    Without ``RandomSeed`` Delphes seeds ROOT's generator from the clock (pile-up, smearing and
+    efficiencies would differ run to run).
+    """
+    text = card.read_text()
+    if _PILEUP_FILE.search(text):
+        if pileup is None:
+            raise JobError(f"{job}: inputs: the Delphes card {card} reads a pile-up file (set PileUpFile) and none was given")
+        text = _PILEUP_FILE.sub(lambda m: m.group(1) + str(pileup.resolve()), text)
+    if mean_pileup is not None:
+        value = f"{mean_pileup:g}"
+        text = _MEAN_PILEUP.sub(lambda m: m.group(1) + value, text)
+    text = _RANDOM_SEED.sub("", text)
+    return f"# written by run-container-job from {card}\nset RandomSeed {seed}\n" + text
+
+
+# ---------------------------------------------------------------------------------------------
+# one job
+
+
+def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path, delphes_card: str | Path,
+            pileup: str | Path | None, workdir: str | Path, samples_config=None, events_per_grid_point: int | None = None,
+            pdf: str | None = None, mean_pileup: float | None = None, cores: int = 1, keep_workdir: bool = False) -> dict:
+    """Generate, shower and simulate job ``job`` of ``sample`` into the Delphes file ``output``.
+
+    Returns the wall/CPU time of every step (``{"step": {"wall_s", "cpu_s"}}``). Raises
+    :class:`JobError` (job and step named), :class:`samples.GenerationConfigError` or
+    :class:`OutputError`; then ``output`` does not exist.
+    """
+    from .madgraph import render_job_cards
+
+    name = f"{sample} job {job}"
+    steps = Steps(name)
+    output, workdir = Path(output), Path(workdir).resolve()
+    check_output_path(output)
+    card = resolve(delphes_card)
+    if not card.is_file():
+        raise JobError(f"{name}: inputs: Delphes card {delphes_card} not found")
+    pileup = Path(pileup) if pileup else None
+    if pileup is not None and not pileup.is_file():
+        raise JobError(f"{name}: inputs: pile-up file {pileup} not found (make it with `run-container-job pileup`)")
+    if pileup is not None and pileup_entries(pileup) <= 0:
+        raise JobError(f"{name}: inputs: pile-up file {pileup} holds no events")
+    if cores < 1:
+        raise JobError(f"{name}: inputs: cores must be >= 1, got {cores}")
+    delphes_card_text(card, pileup, 1, mean_pileup, name)  # a card that needs a pile-up file fails here, before any work
+    try:  # the workflow checks this at its dry run; a job started by hand checks it here, before any work
+        pdfsets.check(samples.load_config(samples_config), pdf, key="--pdf")
+    except pdfsets.PDFSetError as exc:
+        raise JobError(f"{name}: PDFs: {exc}") from None
+
+    with raise_on_sigterm():
+        shutil.rmtree(workdir, ignore_errors=True)  # a failed attempt's leftovers
+        with steps.timed("cards"):
+            render_job_cards(sample, job, n_events, seed, workdir, samples_config, events_per_grid_point, pdf)
+        batches = json.loads((workdir / PROVENANCE).read_text())["batches"]
+        resonant = (workdir / PROCESS_CARD).is_file()
+        tools = ["DelphesPythia8"] + (["mg5_aMC", "gfortran", "make"] if resonant else []) + (["hadd"] if len(batches) > 1 else [])
+        require_tools(name, tools)
+        process = _compile_process(steps, name, workdir, cores) if resonant else None
+        files = []
+        for b in batches:
+            bdir = workdir / f"batch_{b['batch']:04d}"
+            if process is not None:
+                _launch_batch(steps, name, workdir, process, b, bdir)
+            files.append(_shower_and_simulate(steps, name, card, pileup, mean_pileup, seed, sample, job, b, bdir, keep_workdir))
+        _merge(steps, name, files, n_events, output, workdir)
+    if not keep_workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log.info("%s: %d events -> %s", name, n_events, output)
+    return steps.times
+
+
+def _compile_process(steps: Steps, name: str, workdir: Path, cores: int) -> Path:
+    """``output`` the MadGraph process once; MadGraph's run mode set to ``cores`` cores."""
+    proc_card = workdir / PROCESS_CARD
+    m = re.search(r"^\s*output\s+(\S+)", proc_card.read_text(), re.MULTILINE)
+    if m is None:
+        raise JobError(f"{name}: MadGraph process: {proc_card} has no `output DIR` line")
+    process = workdir / m.group(1)
+    with steps.timed("madgraph_process"):
+        steps.run("MadGraph process", ["mg5_aMC", PROCESS_CARD], workdir, workdir / "madgraph_process.log")
+    config = process / "Cards" / "me5_configuration.txt"
+    if not (process / "bin" / "madevent").is_file() or not config.is_file():
+        raise JobError(f"{name}: MadGraph process: no process directory {process} written; {_tail(workdir / 'madgraph_process.log')}")
+    # The run mode of `set run_mode` in the process card does not reach later `launch` sessions:
+    # write it into the process's own configuration (later lines win). 0 = one core.
+    with open(config, "a") as f:
+        f.write(f"\n# run-container-job: {cores} core(s)\nrun_mode = {0 if cores == 1 else 2}\nnb_core = {cores}\n")
+    return process
+
+
+def _launch_batch(steps: Steps, name: str, workdir: Path, process: Path, b: dict, bdir: Path) -> None:
+    """One MadGraph launch: the batch's events as ``bdir/unweighted_events.lhe``, counted."""
+    step = f"MadGraph batch {b['batch']}"
+    events_dir = process / "Events"
+    for old in events_dir.glob("*/"):
+        shutil.rmtree(old)  # each launch's run directory is moved out below; none may be mistaken for this one's
+    logfile = bdir / "madgraph.log"
+    with steps.timed(f"madgraph_batch_{b['batch']}"):
+        steps.run(step, ["mg5_aMC", str(bdir / "launch.dat")], workdir, logfile)
+        found = sorted(events_dir.glob("*/unweighted_events.lhe.gz"))
+        if len(found) != 1:
+            raise JobError(f"{name}: {step}: MadGraph wrote {len(found)} event files instead of one; {_tail(logfile)}")
+        lhe = bdir / "unweighted_events.lhe"
+        with gzip.open(found[0], "rb") as src, open(lhe, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 22)
+        shutil.rmtree(found[0].parent)
+        n = lhe_events(lhe)
+    if n < b["events"]:
+        raise JobError(f"{name}: {step}: {n} events in the LHE file, {b['events']} asked; {_tail(logfile)}")
+
+
+def _shower_and_simulate(steps: Steps, name: str, card: Path, pileup: Path | None, mean_pileup, seed: int,
+                         sample: str, job: int, b: dict, bdir: Path, keep: bool = False) -> Path:
+    """DelphesPythia8 on one batch: its Pythia card (LHE shower or Pythia alone), the Delphes card."""
+    step = f"Pythia+Delphes batch {b['batch']}"
+    pythia = bdir / "pythia8.cmnd"
+    text = pythia.read_text()
+    if not re.search(r"^\s*Beams:LHEF\s*=", text, re.MULTILINE | re.IGNORECASE):
+        pythia.write_text(text + f"Beams:LHEF = {NO_LHEF}\n")
+    delphes_seed = samples.job_seed(seed, sample, job, f"delphes/{b['batch']}")
+    (bdir / "delphes_card.tcl").write_text(delphes_card_text(card, pileup, delphes_seed, mean_pileup, name))
+    out = bdir / "delphes.root"
+    out.unlink(missing_ok=True)  # DelphesPythia8 refuses to overwrite
+    logfile = bdir / "delphes.log"
+    with steps.timed(f"delphes_batch_{b['batch']}"):
+        steps.run(step, ["DelphesPythia8", "delphes_card.tcl", "pythia8.cmnd", out.name], bdir, logfile)
+    n = delphes_entries(out)
+    if n != b["events"]:
+        raise JobError(f"{name}: {step}: {n} events in {out.name}, {b['events']} asked; {_tail(logfile)}")
+    if not keep:  # a 100k-event job would otherwise hold all its LHE files until the end
+        (bdir / "unweighted_events.lhe").unlink(missing_ok=True)
+    return out
+
+
+def _merge(steps: Steps, name: str, files: list[Path], n_events: int, output: Path, workdir: Path) -> None:
+    """The batches' Delphes files -> ``output``, and the job's grid points beside it as ``OUTPUT.gridpoints.json``."""
+    provenance = Path(f"{output}.gridpoints.json")
+    try:
+        with atomic_output(provenance) as ptmp:
+            shutil.copyfile(workdir / PROVENANCE, ptmp)
+        with steps.timed("merge"), atomic_output(output) as tmp:
+            if len(files) == 1:
+                shutil.move(files[0], tmp)
+            else:
+                steps.run("merge", ["hadd", "-f", str(tmp.resolve()), *map(str, files)], workdir, workdir / "merge.log")
+            n = delphes_entries(tmp)
+            if n != n_events:
+                raise JobError(f"{name}: merge: {n} events in the merged file, {n_events} asked; {_tail(workdir / 'merge.log')}")
+    except BaseException:
+        provenance.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------
+# the pile-up file
+
+
+def make_pileup(output: str | Path, n_events: int, seed: int, workdir: str | Path, converter_card: str | Path,
+                samples_config=None, keep_workdir: bool = False) -> dict:
+    """Delphes' pile-up file of ``n_events`` minimum-bias events (the samples file's pile-up Pythia card)."""
+    name = "pile-up"
+    steps = Steps(name)
+    output, workdir = Path(output), Path(workdir).resolve()
+    check_output_path(output)
+    if n_events <= 0:
+        raise JobError(f"{name}: inputs: the pile-up file needs a positive number of events, got {n_events}")
+    card = resolve(converter_card)
+    if not card.is_file():
+        raise JobError(f"{name}: inputs: converter card {converter_card} not found")
+    require_tools(name, ["DelphesPythia8", "root2pileup"])
+    cfg = samples.load_config(samples_config)
+    values = {"sqrt_s": cfg["sqrt_s_gev"], "seed": samples.job_seed(seed, "delphes-pileup", 0)}
+    commands = samples.render_card("cards/pythia/common.cmnd", values) + samples.render_card(cfg["pileup"]["pythia_card"], values)
+    with raise_on_sigterm():
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        (workdir / "minbias.cmnd").write_text("\n".join([*commands, f"Main:numberOfEvents = {n_events}",
+                                                         f"Beams:LHEF = {NO_LHEF}"]) + "\n")
+        shutil.copyfile(card, workdir / "converter_card.tcl")
+        with steps.timed("pythia_minbias"):
+            steps.run("Pythia minimum bias", ["DelphesPythia8", "converter_card.tcl", "minbias.cmnd", "minbias.root"],
+                      workdir, workdir / "pythia.log")
+        n = delphes_entries(workdir / "minbias.root")
+        if n != n_events:
+            raise JobError(f"{name}: Pythia minimum bias: {n} events, {n_events} asked; {_tail(workdir / 'pythia.log')}")
+        with steps.timed("root2pileup"), atomic_output(output) as tmp:
+            steps.run("root2pileup", ["root2pileup", str(tmp.resolve()), "minbias.root"], workdir, workdir / "root2pileup.log")
+            n = pileup_entries(tmp)
+            if n != n_events:
+                raise JobError(f"{name}: root2pileup: {n} events written, {n_events} asked; {_tail(workdir / 'root2pileup.log')}")
+    if not keep_workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log.info("pile-up file: %d events -> %s", n_events, output)
+    return steps.times
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def _check_arguments(args) -> None:
+    """The work directory is emptied before and removed after the job: it must hold no input,
+    not the output and not the working directory; the output is no input."""
+    inputs = [("--samples-config", args.samples_config)]
+    if args.command == "generate":
+        inputs += [("--delphes-card", args.delphes_card), ("--pileup", args.pileup)]
+    else:
+        inputs += [("--converter-card", args.converter_card)]
+    check_paths(inputs=inputs, outputs=[("-o", args.output)], output_dirs=[("--workdir", args.workdir)])
+    for opt, path in [("-o", args.output), ("the working directory", ".")]:
+        if inside(path, args.workdir):
+            raise UsageError(f"{args.workdir}: --workdir holds {opt} {path} (it is removed after the job)")
+
+
+def main(argv=None) -> int:
+    """run-container-job: one container-backend job (generate) or Delphes' pile-up file (pileup)."""
+    ap = ArgumentParser(prog="run-container-job", description=main.__doc__.split(":", 1)[1].strip())
+    sub = ap.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="MadGraph -> Pythia 8 -> Delphes (resonant samples), Pythia 8 -> Delphes (QCD)")
+    g.add_argument("--sample", required=True)
+    g.add_argument("--job", type=integer(minimum=0), required=True)
+    g.add_argument("--events", type=integer(minimum=1), required=True)
+    g.add_argument("--seed", type=integer(minimum=0), default=1)
+    g.add_argument("--samples-config", default=None)
+    g.add_argument("--events-per-grid-point", type=integer(minimum=1), default=None, help="default: the samples config's")
+    g.add_argument("--pdf", choices=["lhapdf", "builtin"], default=None, help="default: the samples config's")
+    g.add_argument("--delphes-card", required=True)
+    g.add_argument("--pileup", default=None, help="Delphes pile-up file (run-container-job pileup)")
+    g.add_argument("--pileup-mean", type=number(minimum=0), default=None, help="MeanPileUp (default: the Delphes card's)")
+    g.add_argument("--cores", type=integer(minimum=1), default=1, help="cores MadGraph may use (default 1)")
+    p = sub.add_parser("pileup", help="Delphes pile-up file: Pythia SoftQCD:inelastic -> DelphesPythia8 -> root2pileup")
+    p.add_argument("--events", type=integer(minimum=1), required=True)
+    p.add_argument("--seed", type=integer(minimum=0), default=1)
+    p.add_argument("--samples-config", default=None)
+    p.add_argument("--converter-card", default="cards/delphes/pileup_converter.tcl")
+    for a in (g, p):
+        a.add_argument("--workdir", required=True, help="scratch directory (removed on success)")
+        a.add_argument("--keep-workdir", action="store_true")
+        a.add_argument("-o", "--output", required=True)
+        a.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    setup_cli_logging(args.quiet)
+    try:
+        _check_arguments(args)
+    except UsageError as exc:
+        return report("run-container-job", exc)
+    try:
+        if args.command == "generate":
+            times = run_job(args.sample, args.job, args.events, args.seed, args.output, args.delphes_card, args.pileup,
+                            args.workdir, args.samples_config, args.events_per_grid_point, args.pdf, args.pileup_mean,
+                            args.cores, args.keep_workdir)
+        else:
+            times = make_pileup(args.output, args.events, args.seed, args.workdir, args.converter_card, args.samples_config,
+                                args.keep_workdir)
+    except (JobError, samples.GenerationConfigError, OutputError, OSError) as exc:
+        kept = f" (work directory kept: {args.workdir})" if Path(args.workdir).exists() else ""
+        return report("run-container-job", exc, kept)
+    log.info("step times: %s", json.dumps(times))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
