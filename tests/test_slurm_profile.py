@@ -41,7 +41,7 @@ def slurm():
 
 
 def test_profile_runs_the_workflow_through_slurm(slurm, tmp_path):
-    cfg = TINY.replace("REPO", str(REPO)).replace("  QCD: {jobs: 1, events_per_job: 24}\n", "")
+    cfg = re.sub(r"(?m)^  QCD: .*\n", "", TINY.replace("REPO", str(REPO)))  # one category is enough here
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(cfg)
     # typed as a user would, in the repository root: the profile is ./slurm
@@ -59,7 +59,7 @@ def test_profile_runs_the_workflow_through_slurm(slurm, tmp_path):
     jobs = int(re.findall(r"\d+ of (\d+) steps", log)[-1])  # with the packing jobs added after the plan
     assert 0 < submissions < jobs - 2  # fewer submissions than jobs (`all` and qa_summary run here)
     m = json.loads((tmp_path / "results" / "dataset" / "Res2P.manifest.json").read_text())
-    n = uproot.open(tmp_path / "results" / "ntuples" / "Res2P_neutral" / "00000.root")["tree"].num_entries
+    n = sum(uproot.open(p)["tree"].num_entries for p in (tmp_path / "results" / "ntuples").glob("Res2P*/*.root"))
     assert m["jets"] == n
 
 
