@@ -310,7 +310,7 @@ def test_no_traceback_from_the_console_scripts(tmp_path):
     cases = [["jetclass2.ntuplizer.cli", "x.root", "-o", "y.root", "--chunk", "0"],
              ["jetclass2.fastsim.cli", "x.root", "-o", "y.root", "--batch", "0"],
              ["jetclass2.fastsim.job", "--sample", "QCD", "--job", "0", "--events", "5", "-o", str(tmp_path / "dir")],
-             ["packing", "pack", "--category", "Res2P", "--inputs", "x.root", "--outdir", str(tmp_path / "d"),
+             ["jetclass2.packing", "pack", "--category", "Res2P", "--inputs", "x.root", "--outdir", str(tmp_path / "d"),
               "--samples-config", str(tmp_path / "missing.yaml")]]
     for args in cases:
         r = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300, cwd=tmp_path,

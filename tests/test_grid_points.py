@@ -179,7 +179,7 @@ def test_bad_samples_config_is_rejected(tmp_path, edit, message):
 def test_no_sample_names_in_generation_code():
     """What a sample is lives in config/samples.yaml: no code compares sample names."""
     names = yaml.safe_load(resource("config/samples.yaml").read_text())["samples"]
-    files = sorted((REPO / "generation").glob("*.py")) + [REPO / "fastsim" / "job.py"]
+    files = sorted((REPO / "jetclass2" / "generation").glob("*.py")) + [REPO / "jetclass2" / "fastsim" / "job.py"]
     pattern = re.compile("|".join(rf"['\"]{re.escape(n)}['\"]|['\"]{re.escape(n.split('_')[0])}['\"]" for n in names))
     offending = [f"{f.name}:{i}" for f in files for i, line in enumerate(f.read_text().splitlines(), 1) if pattern.search(line)]
     assert offending == []

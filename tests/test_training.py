@@ -19,7 +19,7 @@ from jetclass2.ntuplizer.labels import LABEL_NAMES
 from jetclass2.training import command, data_config
 from jetclass2.training.groups import GROUPS, group_of, label_groups
 
-NETWORK = str(Path(__file__).resolve().parents[1] / "training" / "network_sophon.py")
+NETWORK = str(Path(__file__).resolve().parents[1] / "jetclass2" / "training" / "network_sophon.py")
 NTUPLES = ["hbb_m125_pt500_200events.ntuple.root", "res2p_higgs2p_10events.qcdlabels.ntuple.root"]
 TINY = ["-o", "fc_params", "[(32,0.1)]", "-o", "embed_dims", "[16,32,16]", "-o", "pair_embed_dims", "[8,8,8]",
         "-o", "num_heads", "2", "-o", "num_layers", "1", "-o", "num_cls_layers", "1"]

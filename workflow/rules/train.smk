@@ -18,7 +18,7 @@ _GPUS = len([g for g in str(TRAIN.get("gpus", "")).split(",") if g.strip()])  # 
 _TRAIN_PROCS = max(1, _GPUS)
 _WORKERS = int(TRAIN.get("num_workers", 0))
 # absolute: the workflow may run in another directory (--directory, cluster jobs)
-NETWORK_CONFIG = os.path.join(workflow.basedir, "training", "network_sophon.py")
+NETWORK_CONFIG = os.path.join(workflow.basedir, "jetclass2", "training", "network_sophon.py")
 _NETWORK_OPTIONS = " ".join(f"-o {k} '{v}'" for k, v in TRAIN.get("network_options", {}).items())
 NETWORK_OPTS = f"--network-config {NETWORK_CONFIG} -o num_classes 188 {_NETWORK_OPTIONS}"
 
