@@ -11,7 +11,7 @@
 # Usage: containers/build-image.sh [--cache DIR] [--stack DIR] [--mirror URL] [--torch-wheels DIR]
 #                                   [--only generation|training]
 #   --cache DIR         where the images are kept (default: $(containers/image-cache-dir)); DIR/.complete
-#                       lists IMAGE SIZE_BYTES BUILD_SECONDS per image; a complete cache is reused as it is
+#                       lists IMAGE SIZE BUILD_SECONDS per image; a complete cache is reused as it is
 #   --stack DIR         the built generation stack (default: $(containers/stack-cache-dir)); needs DIR/.complete
 #   --mirror URL        Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   --torch-wheels DIR  directory with a torch-2.13.0 wheel, bind-mounted for the training build
@@ -110,7 +110,7 @@ if ! "${B[@]}" inspect --type image "$base" >/dev/null 2>&1; then
 fi
 
 # --- the images -----------------------------------------------------------------------------------
-size_of() { "${B[@]}" images --json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["size"])'; }
+size_of() { "${B[@]}" images --json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["size"].replace(" ", ""))'; }
 build() {  # build NAME bud-arguments...: IMAGE localhost/jetclass2-NAME:TAG; the record line in $built
     local name=$1 image=localhost/jetclass2-$1:$tag s=$SECONDS; shift
     step "image $image (containers/$name.Dockerfile)"
@@ -149,5 +149,5 @@ fi
 # --- record ---------------------------------------------------------------------------------------
 { for name in "${!built[@]}"; do echo "${built[$name]}"; done; } | sort > "$cache/.complete.tmp"
 mv "$cache/.complete.tmp" "$cache/.complete"
-step "done: $cache/.complete (IMAGE SIZE_BYTES BUILD_SECONDS)"
+step "done: $cache/.complete (IMAGE SIZE BUILD_SECONDS)"
 cat "$cache/.complete"
