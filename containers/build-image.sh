@@ -69,7 +69,8 @@ if [ "$only" != training ]; then
         || die "the stack at $stack was built on ${PRETTY_NAME:-an unknown system}, the image is Debian 12: rebuild the stack inside the image instead (generation.Dockerfile without build/stack-sources/prebuilt)"
 fi
 if [ -n "$torch_wheels" ]; then
-    torch_wheels=$(cd "$torch_wheels" && pwd -P) || die "--torch-wheels $torch_wheels is not a directory"
+    [ -d "$torch_wheels" ] || die "--torch-wheels $torch_wheels is not a directory"
+    torch_wheels=$(cd "$torch_wheels" && pwd -P)
     compgen -G "$torch_wheels/torch-2.13.0*.whl" >/dev/null || die "--torch-wheels $torch_wheels holds no torch-2.13.0 wheel"
 fi
 
