@@ -188,7 +188,7 @@ def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path,
     """Generate, shower and simulate job ``job`` of ``sample`` into the Delphes file ``output``.
 
     ``madgraph_per_batch``: one ``mg5_aMC`` process per batch, each recompiling the whole process
-    (the reference's way; the same events, at 2-3x MadGraph's cost) instead of sessions of
+    (the reference's way; the same events, at 2.4-6x MadGraph's cost) instead of sessions of
     :data:`SESSION_BATCHES` launches that recompile only what a batch's cards change.
 
     Returns the wall/CPU time of every step (``{"step": {"wall_s", "cpu_s"}}``; a MadGraph session's
