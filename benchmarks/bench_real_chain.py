@@ -7,10 +7,13 @@ fitted as ``t = a + b * events`` over the two sizes: ``a`` is the per-batch over
 survey, re-compilation and start-up; Pythia and Delphes initialisation), ``b`` the cost per event.
 Pythia alone is timed by re-running each kept batch through DelphesPythia8 with the pile-up
 converter card (no detector), so Delphes = (Pythia + Delphes) - Pythia alone. Per job, once:
-MadGraph's process output. CPU time counts this process and its children and does not depend on
+MadGraph's process output. MadGraph runs as in production (one session for the job's batches, each
+launch recompiling what its cards change: a 2-batch job's per-batch figure holds half the job's first
+compilation; benchmarks/validate_mg5_speedup.py measures the marginal cost of a batch), or with
+``--madgraph-per-batch`` one process per batch recompiling everything (the reference's way). CPU time counts this process and its children and does not depend on
 how loaded the machine is; wall time does.
 
-    python benchmarks/bench_real_chain.py [--samples Res2P_neutral QCD] [--small 20] [--large 100]
+    python benchmarks/bench_real_chain.py [--samples Res2P_neutral QCD] [--small 20] [--large 100] [--madgraph-per-batch]
 """
 from __future__ import annotations
 
@@ -39,15 +42,16 @@ def pythia_alone(bdir: Path) -> dict:
     return steps.times["pythia"]
 
 
-def run(sample: str, epg: int, pileup: Path, work: Path, pdf: str) -> dict:
+def run(sample: str, epg: int, pileup: Path, work: Path, pdf: str, per_batch: bool = False) -> dict:
     """One job of two batches of ``epg`` events: per step, the mean time per batch (and the process output)."""
     wd = work / f"{sample}_{epg}"
     t = container_job.run_job(sample, 0, 2 * epg, 1, work / f"{sample}_{epg}.root", DELPHES_CARD, pileup, wd,
-                              events_per_grid_point=epg, pdf=pdf, keep_workdir=True)
+                              events_per_grid_point=epg, pdf=pdf, keep_workdir=True, madgraph_per_batch=per_batch)
     out = {"process": t.get("madgraph_process")}
-    for key, prefix in (("madgraph", "madgraph_batch_"), ("delphes", "delphes_batch_")):
-        per = [v for k, v in t.items() if k.startswith(prefix)]
-        out[key] = {m: sum(v[m] for v in per) / len(per) for m in ("wall_s", "cpu_s")} if per else None
+    for key, prefixes in (("madgraph", ("madgraph_batch_", "madgraph_session_")), ("delphes", ("delphes_batch_",))):
+        per = [v for k, v in t.items() if k.startswith(prefixes)]
+        n = sum(v.get("batches", 1) for v in per)
+        out[key] = {m: sum(v[m] for v in per) / n for m in ("wall_s", "cpu_s")} if per else None
     alone = [pythia_alone(b) for b in sorted(wd.glob("batch_*"))]
     out["pythia"] = {m: sum(v[m] for v in alone) / len(alone) for m in ("wall_s", "cpu_s")}
     shutil.rmtree(wd)
@@ -67,6 +71,7 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=100, help="events per batch of the second job")
     ap.add_argument("--pileup-events", type=int, default=1000)
     ap.add_argument("--pdf", default="builtin", choices=["builtin", "lhapdf"])
+    ap.add_argument("--madgraph-per-batch", action="store_true", help="one MadGraph process per batch (the reference's way)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="bench_real_chain_") as tmp:
@@ -79,7 +84,7 @@ def main() -> None:
               f"root2pileup {pu['root2pileup']['cpu_s']:.1f} s CPU")
         rows = []
         for sample in args.samples:
-            small, large = (run(sample, n, pileup, work, args.pdf) for n in (args.small, args.large))
+            small, large = (run(sample, n, pileup, work, args.pdf, args.madgraph_per_batch) for n in (args.small, args.large))
             # Delphes alone: the difference of the two DelphesPythia8 runs (with and without the detector)
             for res in (small, large):
                 res["detector"] = {m: res["delphes"][m] - res["pythia"][m] for m in ("wall_s", "cpu_s")}

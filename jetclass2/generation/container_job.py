@@ -3,8 +3,10 @@
 ``run-container-job generate``: one production job. Cards are rendered by
 :func:`jetclass2.generation.madgraph.render_job_cards` into the work directory (one MadGraph process card,
 one launch card and one Pythia card per batch, ``gridpoints.json``); then, for a resonant sample,
-the MadGraph process is compiled once and launched once per batch (that batch's grid point and
-seed); every batch is showered and simulated by ``DelphesPythia8`` with its own Pythia card (a
+the MadGraph process is output once and launched once per batch (that batch's grid point and
+seed), :data:`SESSION_BATCHES` launches per MadGraph process, each launch recompiling only what
+its cards change (:func:`incremental_build`; the events are those of one MadGraph process per
+batch with a full recompilation, byte for byte, benchmarks/validate_mg5_speedup.py); every batch is showered and simulated by ``DelphesPythia8`` with its own Pythia card (a
 batch's decay tables, Y mass/width or pTHat_min differ from the next one's), the JetClass-II
 Delphes card, the pile-up file and a per-batch ``RandomSeed``; the batch files are merged with
 ``hadd``. Every step's output is counted (MadGraph exits 0 when it fails; DelphesPythia8 stops
@@ -48,6 +50,20 @@ _PILEUP_FILE = re.compile(r"^(\s*set\s+PileUpFile\s+)\S+", re.MULTILINE)
 _MEAN_PILEUP = re.compile(r"^(\s*set\s+MeanPileUp\s+)\S+", re.MULTILINE)
 _RANDOM_SEED = re.compile(r"^\s*set\s+RandomSeed\s+\S+\s*$", re.MULTILINE)
 _LHE_EVENT = re.compile(rb"<event[\s>]")
+_LAUNCH = re.compile(r"^(\s*launch\s+\S+)", re.MULTILINE)
+# a Fortran include line (fixed form: a comment has a letter in column 1, an include line a blank)
+_INCLUDE = re.compile(r"^[ \t]+include\s*['\"]([^'\"]+)['\"]", re.MULTILINE | re.IGNORECASE)
+_CLEAN_RULE = re.compile(r"^clean:[^\n]*\n((?:\t[^\n]*\n)+)", re.MULTILINE)
+
+#: Batches launched by one MadGraph process (``mg5_aMC`` reading one command file with one
+#: ``launch`` per batch): its start-up, ~1.5 s of CPU, is paid once per session; a session's LHE
+#: files wait for the shower on disk, at most this many.
+SESSION_BATCHES = 25
+#: MadGraph's helicity optimiser writes the helicities it keeps as a printed Python ``set``: with a
+#: fixed hash seed the text is the same in every session, so an unchanged selection does not
+#: rewrite (and recompile) the matrix elements. The events do not depend on it (checked byte for
+#: byte by benchmarks/validate_mg5_speedup.py, whose reference runs keep Python's random seed).
+MG5_ENV = {"PYTHONHASHSEED": "0"}
 
 
 class JobError(RuntimeError):
@@ -60,11 +76,12 @@ class Steps:
     def __init__(self, job: str):
         self.job, self.times = job, {}
 
-    def run(self, step: str, cmd: list[str], cwd: Path, logfile: Path) -> None:
-        """Run ``cmd`` in ``cwd``, output to ``logfile``; a non-zero exit is a :class:`JobError`."""
+    def run(self, step: str, cmd: list[str], cwd: Path, logfile: Path, env: dict | None = None) -> None:
+        """Run ``cmd`` in ``cwd`` (``env`` added to the environment), output to ``logfile``; a non-zero exit is a :class:`JobError`."""
         log.info("%s: %s: %s", self.job, step, " ".join(cmd))
         with open(logfile, "w") as out:
-            rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+            rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **env} if env else None).returncode
         if rc != 0:
             what = f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
             raise JobError(f"{self.job}: {step}: {cmd[0]} failed ({what}); {_tail(logfile)}")
@@ -166,10 +183,16 @@ def delphes_card_text(card: Path, pileup: Path | None, seed: int, mean_pileup: f
 
 def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path, delphes_card: str | Path,
             pileup: str | Path | None, workdir: str | Path, samples_config=None, events_per_grid_point: int | None = None,
-            pdf: str | None = None, mean_pileup: float | None = None, cores: int = 1, keep_workdir: bool = False) -> dict:
+            pdf: str | None = None, mean_pileup: float | None = None, cores: int = 1, keep_workdir: bool = False,
+            madgraph_per_batch: bool = False) -> dict:
     """Generate, shower and simulate job ``job`` of ``sample`` into the Delphes file ``output``.
 
-    Returns the wall/CPU time of every step (``{"step": {"wall_s", "cpu_s"}}``). Raises
+    ``madgraph_per_batch``: one ``mg5_aMC`` process per batch, each recompiling the whole process
+    (the reference's way; the same events, at 2.4-6x MadGraph's cost) instead of sessions of
+    :data:`SESSION_BATCHES` launches that recompile only what a batch's cards change.
+
+    Returns the wall/CPU time of every step (``{"step": {"wall_s", "cpu_s"}}``; a MadGraph session's
+    entry also holds its number of ``batches``). Raises
     :class:`JobError` (job and step named), :class:`samples.GenerationConfigError` or
     :class:`OutputError`; then ``output`` does not exist.
     """
@@ -203,13 +226,17 @@ def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path,
         resonant = (workdir / PROCESS_CARD).is_file()
         tools = ["DelphesPythia8"] + (["mg5_aMC", "gfortran", "make"] if resonant else []) + (["hadd"] if len(batches) > 1 else [])
         require_tools(name, tools)
-        process = _compile_process(steps, name, workdir, cores) if resonant else None
         files = []
-        for b in batches:
-            bdir = workdir / f"batch_{b['batch']:04d}"
-            if process is not None:
-                _launch_batch(steps, name, workdir, process, b, bdir)
-            files.append(_shower_and_simulate(steps, name, card, pileup, mean_pileup, seed, sample, job, b, bdir, keep_workdir))
+        if resonant:
+            process = _compile_process(steps, name, workdir, cores, incremental=not madgraph_per_batch)
+            chunks = _generate_lhe(steps, name, workdir, process, batches, madgraph_per_batch)
+        else:
+            chunks = [batches]
+        for chunk in chunks:
+            for b in chunk:
+                bdir = workdir / f"batch_{b['batch']:04d}"
+                files.append(_shower_and_simulate(steps, name, card, pileup, mean_pileup, seed, sample, job, b, bdir,
+                                                  keep_workdir))
         _merge(steps, name, files, n_events, output, workdir)
     if not keep_workdir:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -217,8 +244,45 @@ def run_job(sample: str, job: int, n_events: int, seed: int, output: str | Path,
     return steps.times
 
 
-def _compile_process(steps: Steps, name: str, workdir: Path, cores: int) -> Path:
-    """``output`` the MadGraph process once; MadGraph's run mode set to ``cores`` cores."""
+def madgraph_job(sample: str, job: int, n_events: int, seed: int, workdir: str | Path, samples_config=None,
+                 events_per_grid_point: int | None = None, pdf: str | None = None, cores: int = 1,
+                 madgraph_per_batch: bool = False) -> dict:
+    """MadGraph's part of a job alone (for comparisons): the cards rendered into ``workdir`` (emptied
+    first), the process output, every batch's events left as ``workdir/batch_NNNN/unweighted_events.lhe``.
+    Returns the step times as :func:`run_job`."""
+    from .madgraph import render_job_cards
+
+    name = f"{sample} job {job}"
+    steps, workdir = Steps(name), Path(workdir).resolve()
+    shutil.rmtree(workdir, ignore_errors=True)
+    with steps.timed("cards"):
+        render_job_cards(sample, job, n_events, seed, workdir, samples_config, events_per_grid_point, pdf)
+    if not (workdir / PROCESS_CARD).is_file():
+        raise JobError(f"{name}: MadGraph: {sample} has no MadGraph process")
+    require_tools(name, ["mg5_aMC", "gfortran", "make"])
+    batches = json.loads((workdir / PROVENANCE).read_text())["batches"]
+    process = _compile_process(steps, name, workdir, cores, incremental=not madgraph_per_batch)
+    for _ in _generate_lhe(steps, name, workdir, process, batches, madgraph_per_batch):
+        pass
+    return steps.times
+
+
+def _generate_lhe(steps: Steps, name: str, workdir: Path, process: Path, batches: list[dict], per_batch: bool):
+    """Yield the batches in groups, each once its LHE files are written: one group per MadGraph
+    process (one batch with ``per_batch``, else :data:`SESSION_BATCHES`)."""
+    size = 1 if per_batch else SESSION_BATCHES
+    for first in range(0, len(batches), size):
+        chunk = batches[first:first + size]
+        if per_batch:
+            _launch_batch(steps, name, workdir, process, chunk[0], workdir / f"batch_{chunk[0]['batch']:04d}")
+        else:
+            _launch_session(steps, name, workdir, process, chunk)
+        yield chunk
+
+
+def _compile_process(steps: Steps, name: str, workdir: Path, cores: int, incremental: bool = True) -> Path:
+    """``output`` the MadGraph process once; MadGraph's run mode set to ``cores`` cores; with
+    ``incremental``, its sub-process makefile completed (:func:`incremental_build`)."""
     proc_card = workdir / PROCESS_CARD
     m = re.search(r"^\s*output\s+(\S+)", proc_card.read_text(), re.MULTILINE)
     if m is None:
@@ -233,11 +297,80 @@ def _compile_process(steps: Steps, name: str, workdir: Path, cores: int) -> Path
     # write it into the process's own configuration (later lines win). 0 = one core.
     with open(config, "a") as f:
         f.write(f"\n# run-container-job: {cores} core(s)\nrun_mode = {0 if cores == 1 else 2}\nnb_core = {cores}\n")
+    if incremental:
+        problem = incremental_build(process)
+        if problem:
+            log.warning("%s: MadGraph process: %s; every launch recompiles the whole process", name, problem)
     return process
 
 
+def _fortran_includes(source: Path, search: list[Path], seen: set[Path], missing: set[Path]) -> None:
+    """Add to ``seen`` every file ``source`` includes, recursively (looked up beside it, then in
+    ``search``, as gfortran with ``-I``); one that does not exist yet (MadGraph writes
+    ``Source/run_card.inc`` at the first launch) is added to both, as the path it will have."""
+    try:
+        text = source.read_text(errors="replace")
+    except OSError:
+        return
+    for name in _INCLUDE.findall(text):
+        found = next((d / name for d in [source.parent, *search] if (d / name).is_file()), None)
+        if found is None:
+            found = source.parent / name if "/" in name else search[0] / name
+            missing.add(found)
+        if found not in seen:
+            seen.add(found)
+            _fortran_includes(found, search, seen, missing)
+
+
+def incremental_build(process: Path) -> str | None:
+    """Let a MadGraph 3 process directory rebuild, at each launch, only what the launch's cards change.
+
+    Before every launch whose cards changed, MadGraph writes the run and parameter cards into
+    ``Source/run_card.inc`` and ``Source/param_card.inc``, rebuilds ``Source`` (whose makefile
+    knows these dependencies) and runs ``make clean`` in every sub-process directory, so each
+    batch recompiled every sub-process (~70% of a 2HDM batch's MadGraph time). The sub-process
+    makefile lists only some of the files each object includes (``symmetry.f`` includes
+    ``run_card.inc`` without it being listed): here every sub-process directory gets a
+    ``deps.mk`` naming, for each object, every file its source includes (recursively) and
+    ``Source/make_opts`` (the compiler flags; ``matrixN_optim.o`` those of the template it is
+    written from); the makefile reads it, and its ``clean`` rule,
+    which only MadGraph's launch calls, becomes a no-op (the original as ``clean_objects``).
+    ``make`` then rebuilds exactly the objects and programs whose inputs changed; a rewritten
+    ``matrix*_optim.f`` (helicity optimisation) is newer than its object and recompiled.
+
+    Returns ``None``, or why the makefile was left as it was (another MadGraph version).
+    """
+    sub = process / "SubProcesses"
+    makefile = sub / "makefile"
+    try:
+        text = makefile.read_text()
+        pdirs = [sub / line.strip() for line in (sub / "subproc.mg").read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        return f"cannot read {exc.filename}"
+    clean = _CLEAN_RULE.search(text)
+    if clean is None or "*.o" not in clean.group(1) or "include deps.mk" in text:
+        return f"{makefile} has no `clean` rule removing *.o, or was changed already"
+    source = process / "Source"
+    for pdir in pdirs:
+        lines, missing = [], set()
+        for f in sorted(pdir.glob("*.f")):
+            seen: set[Path] = set()
+            _fortran_includes(f, [source], seen, missing)
+            deps = sorted(os.path.relpath(p, pdir) for p in seen) + [os.path.relpath(source / "make_opts", pdir)]
+            # matrixN_optim.f, written at a launch by the helicity optimiser, is made from template_matrixN.f
+            obj = f.stem[len("template_"):] + "_optim" if f.stem.startswith("template_") else f.stem
+            lines.append(f"{obj}.o: {' '.join(deps)}")
+        # a file not written yet may not stop make; MadGraph writes these before it builds a sub-process
+        lines += [f"{os.path.relpath(m, pdir)}:" for m in sorted(missing)]
+        (pdir / "deps.mk").write_text("# run-container-job: every file each object's source includes\n" + "\n".join(lines) + "\n")
+    text = (text[:clean.start()] + "# run-container-job: MadGraph's launch cleans before every run; deps.mk makes it unnecessary\n"
+            "clean:\n\nclean_objects:\n" + clean.group(1) + text[clean.end():] + "\n-include deps.mk\n")
+    makefile.write_text(text)
+    return None
+
+
 def _launch_batch(steps: Steps, name: str, workdir: Path, process: Path, b: dict, bdir: Path) -> None:
-    """One MadGraph launch: the batch's events as ``bdir/unweighted_events.lhe``, counted."""
+    """One MadGraph process for one batch (``madgraph_per_batch``): its events as ``bdir/unweighted_events.lhe``, counted."""
     step = f"MadGraph batch {b['batch']}"
     events_dir = process / "Events"
     for old in events_dir.glob("*/"):
@@ -248,13 +381,47 @@ def _launch_batch(steps: Steps, name: str, workdir: Path, process: Path, b: dict
         found = sorted(events_dir.glob("*/unweighted_events.lhe.gz"))
         if len(found) != 1:
             raise JobError(f"{name}: {step}: MadGraph wrote {len(found)} event files instead of one; {_tail(logfile)}")
-        lhe = bdir / "unweighted_events.lhe"
-        with gzip.open(found[0], "rb") as src, open(lhe, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 22)
-        shutil.rmtree(found[0].parent)
-        n = lhe_events(lhe)
-    if n < b["events"]:
-        raise JobError(f"{name}: {step}: {n} events in the LHE file, {b['events']} asked; {_tail(logfile)}")
+        _unpack_lhe(name, step, found[0], bdir, b["events"], logfile)
+
+
+def _launch_session(steps: Steps, name: str, workdir: Path, process: Path, chunk: list[dict]) -> None:
+    """One MadGraph process launching every batch of ``chunk`` in turn, each launch a run named
+    after its batch (``launch DIR -n batch_NNNN``, then the batch's own commands): each batch's
+    events as ``batch_NNNN/unweighted_events.lhe``, counted."""
+    first, last = chunk[0]["batch"], chunk[-1]["batch"]
+    events_dir = process / "Events"
+    for old in events_dir.glob("*/"):
+        shutil.rmtree(old)  # a failed attempt's runs
+    commands = []
+    for b in chunk:
+        bdir = workdir / f"batch_{b['batch']:04d}"
+        text, n = _LAUNCH.subn(rf"\g<1> -n {bdir.name}", (bdir / "launch.dat").read_text(), count=1)
+        if n != 1:
+            raise JobError(f"{name}: MadGraph batch {b['batch']}: {bdir / 'launch.dat'} has no `launch DIR` line")
+        commands.append(text)
+    cmdfile, logfile = workdir / f"madgraph_session_{first:04d}.dat", workdir / f"madgraph_session_{first:04d}.log"
+    cmdfile.write_text("\n".join(commands))
+    key = f"madgraph_session_{first}"
+    with steps.timed(key):
+        steps.run(f"MadGraph batches {first}-{last}", ["mg5_aMC", cmdfile.name], workdir, logfile, env=MG5_ENV)
+        for b in chunk:
+            bdir = workdir / f"batch_{b['batch']:04d}"
+            lhe = events_dir / bdir.name / "unweighted_events.lhe.gz"
+            if not lhe.is_file():
+                raise JobError(f"{name}: MadGraph batch {b['batch']}: no event file {lhe}; {_tail(logfile)}")
+            _unpack_lhe(name, f"MadGraph batch {b['batch']}", lhe, bdir, b["events"], logfile)
+    steps.times[key]["batches"] = len(chunk)
+
+
+def _unpack_lhe(name: str, step: str, found: Path, bdir: Path, asked: int, logfile: Path) -> None:
+    """A run's gzipped LHE file -> ``bdir/unweighted_events.lhe`` (the run directory removed); fewer events than asked is an error."""
+    lhe = bdir / "unweighted_events.lhe"
+    with gzip.open(found, "rb") as src, open(lhe, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 22)
+    shutil.rmtree(found.parent)
+    n = lhe_events(lhe)
+    if n < asked:
+        raise JobError(f"{name}: {step}: {n} events in the LHE file, {asked} asked; {_tail(logfile)}")
 
 
 def _shower_and_simulate(steps: Steps, name: str, card: Path, pileup: Path | None, mean_pileup, seed: int,
@@ -376,6 +543,8 @@ def main(argv=None) -> int:
     g.add_argument("--pileup", default=None, help="Delphes pile-up file (run-container-job pileup)")
     g.add_argument("--pileup-mean", type=number(minimum=0), default=None, help="MeanPileUp (default: the Delphes card's)")
     g.add_argument("--cores", type=integer(minimum=1), default=1, help="cores MadGraph may use (default 1)")
+    g.add_argument("--madgraph-per-batch", action="store_true",
+                   help="one MadGraph process per batch, recompiling the whole process (the reference's way; same events, slower)")
     p = sub.add_parser("pileup", help="Delphes pile-up file: Pythia SoftQCD:inelastic -> DelphesPythia8 -> root2pileup")
     p.add_argument("--events", type=integer(minimum=1), required=True)
     p.add_argument("--seed", type=integer(minimum=0), default=1)
@@ -396,7 +565,7 @@ def main(argv=None) -> int:
         if args.command == "generate":
             times = run_job(args.sample, args.job, args.events, args.seed, args.output, args.delphes_card, args.pileup,
                             args.workdir, args.samples_config, args.events_per_grid_point, args.pdf, args.pileup_mean,
-                            args.cores, args.keep_workdir)
+                            args.cores, args.keep_workdir, args.madgraph_per_batch)
         else:
             times = make_pileup(args.output, args.events, args.seed, args.workdir, args.converter_card, args.samples_config,
                                 args.keep_workdir)

@@ -42,8 +42,9 @@ def minutes_for(res, events):
 def container_runtime(w):
     """Minutes requested for a container-backend job: Pythia + Delphes per event, MadGraph per job and per
     batch (not QCD). Time of a job on one core from config/resources.yaml (benchmarks/bench_real_chain.py,
-    docs/container.md): MadGraph process output once per job, a MadGraph launch per batch whatever its
-    size, Pythia + Delphes with 50 pile-up per event."""
+    docs/container.md): MadGraph process output and first compilation once per job, a MadGraph launch per
+    batch whatever its size (in sessions, recompiling only what the batch's cards change), Pythia + Delphes
+    with 50 pile-up per event."""
     res = RES["generate_container"]
     events = SAMPLES[w.sample]["events_per_job"]
     batches = -(-events // (config["container"].get("events_per_grid_point") or PLAN.events_per_grid_point))
