@@ -12,15 +12,16 @@ has no HepMC2 library, so its Pythia + Delphes step is ``DelphesPythia8`` on the
 same programs minus the HepMC2 text round trip: the reference figure is a lower bound.
 
 Measured in one run (CPU = user + system of the process and its children, each program pinned to one core):
-- per sample, embedded: ``generate`` of ``--events`` events (batches of 100) and of 0 events (per-job cost:
-  start-up, Pythia initialisation, pile-up library, numba kernels loaded from the warm cache), ``ntuplize`` of
-  both outputs; labelled jets per event from the ntuple;
+- per sample, embedded: ``generate`` of ``--events`` events and of one batch (batches of 100; per-job cost =
+  the line through the two at 0 events: start-up, Pythia initialisation, pile-up library, numba kernels loaded
+  from the warm cache) and the same for ``ntuplize`` of their outputs (the faster of two runs);
+  labelled jets per event from a job of ``--yield-events`` events with a grid point every 5 events;
 - per sample, container: one job of ``--container-batches`` batches of 100 events (``bench_real_chain.run``):
   the job's CPU, less the process output (per job), per batch; ``ntuplize`` of its output;
 - per sample, reference: the same job the reference's way (above), and the macro on its output;
 - once: ``warm-kernels`` into an empty cache (the cold numba compilation, once per production), the
-  minimum-bias library (embedded) and Delphes pile-up file (container, reference) scaled per event to
-  ``detector.pileup_library_events``, one Snakemake job's start-up (``snakemake TARGET -n --configfile
+  minimum-bias library (embedded) and Delphes pile-up file (container, reference) at two sizes, scaled per
+  event to ``detector.pileup_library_events``, one Snakemake job's start-up (``snakemake TARGET -n --configfile
   config/jetclass2_full.yaml``, which a cluster job step repeats) and packing (``bench_packing``'s scatter and
   gather jobs on ``--pack-jets`` synthetic jets, scaled per jet).
 Labelled jets per event: embedded as measured; container and reference (same physics, MG5 -> Pythia ->
@@ -91,22 +92,26 @@ def snakemake_startup(work: Path) -> dict:
                 "--config", "container={pdf: builtin}"], work / "snakemake_n.log", cwd=REPO)
 
 
-def embedded(sample: str, n: int, qcd: bool, lib: Path, work: Path) -> dict:
-    """generate + ntuplize of ``n`` events and of one batch (100): per-job and per-event CPU (a line through
-    the two: a job of 0 events would skip Pythia's initialisation), labelled jets per event."""
+def embedded(sample: str, n: int, n_yield: int, qcd: bool, lib: Path, work: Path) -> dict:
+    """CPU of ``generate`` and ``ntuplize`` per job and per event: lines through jobs of ``n`` events and of
+    one batch (a job of 0 events would skip Pythia's initialisation and ntuplize's first-event imports;
+    ntuplize, fast, the faster of two runs); labelled jets per event from a job of ``n_yield`` events with a
+    grid point every 5 events (the yield depends on the grid point: a few points would not do)."""
     out = {}
-    for events in (n, BATCH):
-        delphes, ntuple = work / f"emb_{sample}_{events}.root", work / f"emb_{sample}_{events}_jets.root"
-        g = run(["generate", "--sample", sample, "--job", "0", "--events", str(events), "--seed", "1", "--pileup-library", str(lib),
-                 "--pileup-mean", "50", "-o", delphes], work / f"emb_{sample}_{events}.log")
+    for events, epg, job in ((n, BATCH, 0), (BATCH, BATCH, 0), (n_yield, 5, 1)):
+        tag = f"{sample}_{events}_{epg}"
+        delphes, ntuple = work / f"emb_{tag}.root", work / f"emb_{tag}_jets.root"
+        g = run(["generate", "--sample", sample, "--job", str(job), "--events", str(events), "--seed", "1", "--pileup-library",
+                 str(lib), "--pileup-mean", "50", "--events-per-grid-point", str(epg), "-o", delphes], work / f"emb_{tag}.log")
         init = next((ln.rsplit("Pythia initialisation ", 1)[1].split()[0] for ln in
-                     (work / f"emb_{sample}_{events}.log").read_text().splitlines() if "Pythia initialisation" in ln), "nan")
-        t = run(["ntuplize", delphes, "-o", ntuple, *(["--qcd-labels"] if qcd else [])], work / f"emb_{sample}_{events}_nt.log")
-        out[events] = {"gen": g["cpu"], "nt": t["cpu"], "jets": _jets(ntuple), "pythia_init": float(init)}
-    gen_event, nt_event = ((out[n][k] - out[BATCH][k]) / (n - BATCH) for k in ("gen", "nt"))
-    return {"gen_job": out[BATCH]["gen"] - BATCH * gen_event, "gen_event": gen_event, "nt_job": out[BATCH]["nt"] - BATCH * nt_event,
-            "nt_event": nt_event, "jets_per_event": (out[n]["jets"] + out[BATCH]["jets"]) / (n + BATCH),
-            "pythia_init": out[n]["pythia_init"]}
+                     (work / f"emb_{tag}.log").read_text().splitlines() if "Pythia initialisation" in ln), "nan")
+        t = min(run(["ntuplize", delphes, "-o", ntuple, *(["--qcd-labels"] if qcd else [])], work / f"emb_{tag}_nt.log")["cpu"]
+                for _ in range(2 if epg == BATCH else 1))
+        out[events, epg] = {"gen": g["cpu"], "nt": t, "jets": _jets(ntuple), "pythia_init": float(init)}
+    full, one = out[n, BATCH], out[BATCH, BATCH]
+    gen_event, nt_event = ((full[k] - one[k]) / (n - BATCH) for k in ("gen", "nt"))
+    return {"gen_job": one["gen"] - BATCH * gen_event, "gen_event": gen_event, "nt_job": one["nt"] - BATCH * nt_event,
+            "nt_event": nt_event, "jets_per_event": out[n_yield, 5]["jets"] / n_yield, "pythia_init": full["pythia_init"]}
 
 
 def container(sample: str, batches: int, pileup: Path, work: Path, pdf: str) -> dict:
@@ -198,9 +203,10 @@ def main() -> int:
     ap.add_argument("--cores", type=int, default=500, help="cores of the cluster for the wall time (default 500)")
     ap.add_argument("--quick", action="store_true", help="fewer events and jets (a smoke run; noisier figures)")
     ap.add_argument("--events", type=int, default=None, help="events per embedded job (> 100; default 500; --quick 200)")
+    ap.add_argument("--yield-events", type=int, default=None, help="events of the embedded yield job (default 300; --quick 100)")
     ap.add_argument("--container-batches", type=int, default=1, help="batches of 100 events per container/reference job")
     ap.add_argument("--pack-jets", type=int, default=None, help="synthetic jets for packing (default 200000; --quick 40000)")
-    ap.add_argument("--pileup-events", type=int, default=None, help="pile-up events measured (default 300; --quick 100)")
+    ap.add_argument("--pileup-events", type=int, default=None, help="pile-up events measured, and a third of it (default 300; --quick 150)")
     ap.add_argument("--samples", nargs="+", default=["Res2P_neutral", "Res2P_charged", "Res34P", "QCD"])
     ap.add_argument("--pdf", default="builtin", choices=["builtin", "lhapdf"])
     ap.add_argument("--no-container", action="store_true", help="embedded path only (no generation stack needed)")
@@ -210,7 +216,8 @@ def main() -> int:
     if n_emb <= BATCH:
         ap.error(f"--events must be > {BATCH}")
     n_pack = args.pack_jets or (40_000 if args.quick else 200_000)
-    n_pu = args.pileup_events or (100 if args.quick else 300)
+    n_pu = args.pileup_events or (150 if args.quick else 300)
+    n_yield = args.yield_events or (100 if args.quick else 300)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_production_")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     full = yaml.safe_load((REPO / "config" / "jetclass2_full.yaml").read_text())
@@ -236,13 +243,21 @@ def main() -> int:
     m["warm"] = step("warm-kernels, empty cache (cold numba compilation)",
                      lambda: run(["warm-kernels", "-o", work / "numba" / "warm.ok", "-q"], work / "warm.log"))
     lib = work / "minbias.parquet"
-    m["pileup_lib"] = step(f"pile-up library, {n_pu} events",
-                           lambda: run(["pileup-library", "--events", str(n_pu), "--seed", "1", "-o", lib, "-q"], work / "pileup.log"))
+    pu_sizes = (n_pu // 3, n_pu)  # per event = the difference of the two (Pythia's initialisation drops out)
+
+    def pileup_library():
+        cpu = [run(["pileup-library", "--events", str(k), "--seed", "1", "-o", work / f"minbias_{k}.parquet", "-q"],
+                   work / f"pileup_{k}.log")["cpu"] for k in pu_sizes]
+        os.replace(work / f"minbias_{n_pu}.parquet", lib)
+        return {"event": (cpu[1] - cpu[0]) / (pu_sizes[1] - pu_sizes[0]), "job": cpu[0] - pu_sizes[0] * (cpu[1] - cpu[0]) / (pu_sizes[1] - pu_sizes[0])}
+
+    m["pileup_lib"] = step(f"pile-up library, {pu_sizes} events", pileup_library)
     m["snakemake"] = step("snakemake TARGET -n (one job's start-up)", lambda: snakemake_startup(work))
     m["pack"] = step(f"packing, {n_pack} jets", lambda: packing(n_pack, work / "pack"))
     # -- per sample ---------------------------------------------------------------------------------
     qcd = {s: samples_mod.kind_of(scfg, s) == "qcd" for s in args.samples}
-    m["embedded"] = {s: step(f"embedded {s}, {n_emb} + 0 events", lambda s=s: embedded(s, n_emb, qcd[s], lib, work))
+    m["embedded"] = {s: step(f"embedded {s}, {n_emb} + {BATCH} events; yield {n_yield} events",
+                             lambda s=s: embedded(s, n_emb, n_yield, qcd[s], lib, work))
                      for s in args.samples}
     if have_stack:
         from bench_real_chain import CONVERTER
@@ -250,10 +265,15 @@ def main() -> int:
         from jetclass2.generation import container_job as cj
 
         pu = work / "minbias.pileup"
-        with Timed() as t:
-            cj.make_pileup(pu, n_pu, 1, work / "delphes_pileup", CONVERTER)
-        m["delphes_pileup"] = t.cpu
-        print(f"  Delphes pile-up file, {n_pu} events: {t.wall:.0f} s", flush=True)
+        cpu = []
+        for k in pu_sizes:
+            with Timed() as t:
+                cj.make_pileup(work / f"minbias_{k}.pileup", k, 1, work / f"delphes_pileup_{k}", CONVERTER)
+            cpu.append(t.cpu)
+        os.replace(work / f"minbias_{n_pu}.pileup", pu)
+        per = (cpu[1] - cpu[0]) / (pu_sizes[1] - pu_sizes[0])
+        m["delphes_pileup"] = {"event": per, "job": cpu[0] - pu_sizes[0] * per}
+        print(f"  Delphes pile-up file, {pu_sizes} events: {t.wall:.0f} s", flush=True)
         m["container"], m["reference"] = {}, {}
         cwork = work / "container"
         cwork.mkdir(exist_ok=True)
@@ -278,13 +298,14 @@ def main() -> int:
 
     # -- scaled to the production ---------------------------------------------------------------------
     sm = m["snakemake"]["cpu"]
-    scale_pu = full["detector"]["pileup_library_events"] / n_pu
+    n_lib = full["detector"]["pileup_library_events"]
+    pu_cost = {k: m[k]["job"] + n_lib * m[k]["event"] for k in ("pileup_lib", "delphes_pileup") if k in m}
     batches_per_job = EVENTS_PER_JOB // BATCH
     pk = m["pack"]
     paths = ["embedded"] + (["container", "reference"] if have_stack else [])
-    once = {"embedded": m["warm"]["cpu"] + m["pileup_lib"]["cpu"] * scale_pu,
-            "container": m.get("delphes_pileup", 0.0) * scale_pu, "reference": m.get("delphes_pileup", 0.0) * scale_pu}
-    once_wall = {"embedded": max(m["warm"]["cpu"], m["pileup_lib"]["cpu"] * scale_pu), "container": once["container"],
+    once = {"embedded": m["warm"]["cpu"] + pu_cost["pileup_lib"],
+            "container": pu_cost.get("delphes_pileup", 0.0), "reference": pu_cost.get("delphes_pileup", 0.0)}
+    once_wall = {"embedded": max(m["warm"]["cpu"], pu_cost["pileup_lib"]), "container": once["container"],
                  "reference": once["reference"]}
     rows, totals = [], {}
     for p in paths:
@@ -330,9 +351,9 @@ def main() -> int:
           f"benchmark {time.perf_counter() - t_start:.0f} s; work files in {work}\n")
     print("Per-job costs measured (CPU seconds, one core):\n")
     print(f"- once per production: warm-kernels (cold numba compilation of every kernel) {m['warm']['cpu']:.1f} s; minimum-bias "
-          f"library {m['pileup_lib']['cpu'] / n_pu * 1e3:.1f} ms/event -> {m['pileup_lib']['cpu'] * scale_pu / 3600:.2f} h for "
-          f"{full['detector']['pileup_library_events']}" + (f"; Delphes pile-up file {m['delphes_pileup'] / n_pu * 1e3:.1f} ms/event -> "
-                                                               f"{m['delphes_pileup'] * scale_pu / 3600:.2f} h" if have_stack else ""))
+          f"library {m['pileup_lib']['event'] * 1e3:.1f} ms/event -> {pu_cost['pileup_lib'] / 3600:.2f} h for {n_lib} events, one job"
+          + (f"; Delphes pile-up file {m['delphes_pileup']['event'] * 1e3:.1f} ms/event -> {pu_cost['delphes_pileup'] / 3600:.2f} h"
+             if have_stack else ""))
     print(f"- Snakemake start-up of one job (`snakemake TARGET -n`, full configuration): {m['snakemake']['cpu']:.1f} s CPU, "
           f"{m['snakemake']['wall']:.1f} s wall")
     print(f"- packing ({pk['jets']} synthetic jets): scatter {pk['scatter_job']:.1f} s per job, gather {pk['gather_job']:.1f} s "
@@ -371,8 +392,8 @@ def main() -> int:
         vs = f"{per_jet / (1e3 * totals['reference']['cpu'] / totals['reference']['jets']):.3f}x" if "reference" in totals else "-"
         print(f"| {p} | {t['cpu'] / 3600:,.0f} | {t['jets'] / 1e6:.1f} | {per_jet:.2f} | {vs} | {t['wall'] / 3600:.2f} |")
     e_jobs = sum(full["samples"][s]["jobs"] for s in args.samples)
-    print(f"\nWithout the shared numba cache (every generate and ntuplize job compiles, as on a fresh node): about "
-          f"+{2 * e_jobs * m['warm']['cpu'] / 3600:,.0f} core-hours ({e_jobs} jobs x 2 x {m['warm']['cpu']:.0f} s).")
+    print(f"\nWithout the shared numba cache (on a fresh node every job pair, generate then ntuplize, compiles the kernels "
+          f"again: about warm-kernels' CPU): +{e_jobs * m['warm']['cpu'] / 3600:,.0f} core-hours ({e_jobs} x {m['warm']['cpu']:.0f} s).")
     print("\nTargets (issue 24):")
     if "reference" in totals:
         ref_jet = totals["reference"]["cpu"] / totals["reference"]["jets"]
