@@ -42,18 +42,23 @@ def pythia_alone(bdir: Path) -> dict:
     return steps.times["pythia"]
 
 
-def run(sample: str, epg: int, pileup: Path, work: Path, pdf: str, per_batch: bool = False) -> dict:
-    """One job of two batches of ``epg`` events: per step, the mean time per batch (and the process output)."""
+def run(sample: str, epg: int, pileup: Path, work: Path, pdf: str, per_batch: bool = False, batches: int = 2,
+        pythia: bool = True) -> dict:
+    """One job of ``batches`` batches of ``epg`` events: per step, the mean time per batch (and the process
+    output, the merge); the job's Delphes file stays as ``work/SAMPLE_EPG.root``. MadGraph's batches run in
+    sessions (``per_batch=False``, the job driver's default; a session's first batch compiles the process)
+    or one process per batch (``per_batch=True``, as the reference did)."""
     wd = work / f"{sample}_{epg}"
-    t = container_job.run_job(sample, 0, 2 * epg, 1, work / f"{sample}_{epg}.root", DELPHES_CARD, pileup, wd,
+    t = container_job.run_job(sample, 0, batches * epg, 1, work / f"{sample}_{epg}.root", DELPHES_CARD, pileup, wd,
                               events_per_grid_point=epg, pdf=pdf, keep_workdir=True, madgraph_per_batch=per_batch)
-    out = {"process": t.get("madgraph_process")}
+    out = {"process": t.get("madgraph_process"), "merge": t.get("merge"), "cards": t.get("cards")}
     for key, prefixes in (("madgraph", ("madgraph_batch_", "madgraph_session_")), ("delphes", ("delphes_batch_",))):
         per = [v for k, v in t.items() if k.startswith(prefixes)]
         n = sum(v.get("batches", 1) for v in per)
         out[key] = {m: sum(v[m] for v in per) / n for m in ("wall_s", "cpu_s")} if per else None
-    alone = [pythia_alone(b) for b in sorted(wd.glob("batch_*"))]
-    out["pythia"] = {m: sum(v[m] for v in alone) / len(alone) for m in ("wall_s", "cpu_s")}
+    if pythia:
+        alone = [pythia_alone(b) for b in sorted(wd.glob("batch_*"))]
+        out["pythia"] = {m: sum(v[m] for v in alone) / len(alone) for m in ("wall_s", "cpu_s")}
     shutil.rmtree(wd)
     return out
 

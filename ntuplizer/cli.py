@@ -1,14 +1,17 @@
 """``ntuplize``: Delphes-format files -> one JetClass-II jet ntuple."""
 from __future__ import annotations
 
+import logging
 import sys
 
 from jetclass2 import delphes_tree
 from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.logs import setup_cli_logging
+from jetclass2.numba_cache import announce, ensure_cache
+from jetclass2.resources import resource
 
-from . import core
+log = logging.getLogger("ntuplize")
 
 
 def main(argv=None) -> int:
@@ -21,11 +24,14 @@ def main(argv=None) -> int:
     ap.add_argument("--format", choices=["root", "parquet"], default=None, help="output format (default: from the file suffix)")
     ap.add_argument("--min-jet-pt", type=number(minimum=0), default=None, help="jet pT threshold [GeV] (default from config)")
     ap.add_argument("--max-jet-abs-eta", type=number(above=0), default=None, help="jet |eta| limit (default from config)")
-    ap.add_argument("--config", default=None, help=f"ntuplizer settings YAML (default {core.DEFAULT_CONFIG})")
+    ap.add_argument("--config", default=None, help=f"ntuplizer settings YAML (default {resource('config/ntuplizer.yaml')})")
     ap.add_argument("--chunk", type=integer(minimum=1), default=1000, help="events per processing chunk (memory bound)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     setup_cli_logging(args.quiet)
+    ensure_cache()  # before the kernels' modules are imported: where numba can cache nowhere, it fails there
+    from . import core
+
     fmt = args.format or ("parquet" if args.output.endswith(".parquet") else "root")
     try:
         with raise_on_sigterm():  # temporary files are removed on SIGTERM too
@@ -33,6 +39,7 @@ def main(argv=None) -> int:
                         outputs=[("-o", args.output)])
             settings = core.Settings.from_config(args.config, jet_radius=args.jet_radius, qcd_labels=args.qcd_labels,
                                                  min_jet_pt=args.min_jet_pt, max_jet_abs_eta=args.max_jet_abs_eta)
+            announce(log)  # a job that compiles the kernels says so (a cluster node without the shared cache)
             summary = core.ntuplize(args.inputs, args.output, settings=settings, fmt=fmt, step=args.chunk)
     except (delphes_tree.DelphesInputError, core.SettingsError, OutputError, UsageError) as exc:
         return report("ntuplize", exc)

@@ -20,6 +20,7 @@ from jetclass2.generation import samples
 from jetclass2.generation.pileup_library import PileupLibraryError, default_pileup_library
 from jetclass2.generation.pythia_driver import GenerationError, PythiaGenerator
 from jetclass2.logs import setup_cli_logging
+from jetclass2.numba_cache import announce
 
 log = logging.getLogger("generate")
 
@@ -62,6 +63,8 @@ def main(argv=None) -> int:
         if args.list_grid_points:
             sys.stdout.write("".join(json.dumps(b.as_dict(kind)) + "\n" for b in batches))
             return 0
+        if args.detector == "fastsim":
+            announce(log)  # a job that compiles the kernels says so (a cluster node without the shared cache)
         simulator = _simulator(args) if args.detector == "fastsim" else None
         log.info("job %d of %s: %d events in %d grid points", args.job, args.sample, args.events, len(batches))
         t0 = time.perf_counter()
