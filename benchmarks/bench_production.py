@@ -16,8 +16,9 @@ Measured in one run (CPU = user + system of the process and its children, each p
   the line through the two at 0 events: start-up, Pythia initialisation, pile-up library, numba kernels loaded
   from the warm cache) and the same for ``ntuplize`` of their outputs (the faster of two runs);
   labelled jets per event from a job of ``--yield-events`` events with a grid point every 5 events;
-- per sample, container: one job of ``--container-batches`` batches of 100 events (``bench_real_chain.run``):
-  the job's CPU, less the process output (per job), per batch; ``ntuplize`` of its output;
+- per sample, container: a job of one batch and one of ``--container-batches`` batches of 100 events
+  (``bench_real_chain.run``; MadGraph in sessions, the first launch compiling the process): per batch the
+  marginal CPU between the two, per job the rest of the one-batch job; ``ntuplize`` of the larger one's output;
 - per sample, reference: the same job the reference's way (above), and the macro on its output;
 - once: ``warm-kernels`` into an empty cache (the cold numba compilation, once per production), the
   minimum-bias library (embedded) and Delphes pile-up file (container, reference) at two sizes, scaled per
@@ -32,7 +33,7 @@ job for our paths: generate and ntuplize); core-hours per sample and path, CPU p
 wall time on ``--cores`` cores (once-per-production steps, then the jobs greedily longest first, then
 scatter and gather jobs; a job's wall = its CPU on a free core).
 
-Usage: python benchmarks/bench_production.py [--cores 500] [--quick] [--events 500] [--container-batches 1]
+Usage: python benchmarks/bench_production.py [--cores 500] [--quick] [--events 500] [--container-batches 3]
        [--samples ...] [--workdir DIR]
 Needs the generation stack (containers/install-generation-stack.sh) for the container and reference paths.
 """
@@ -115,15 +116,21 @@ def embedded(sample: str, n: int, n_yield: int, qcd: bool, lib: Path, work: Path
 
 
 def container(sample: str, batches: int, pileup: Path, work: Path, pdf: str) -> dict:
-    """One container-path job of ``batches`` batches of 100 events: per-job and per-batch CPU."""
+    """Container-path jobs of 1 and ``batches`` batches of 100 events: per-job and per-batch CPU.
+
+    MadGraph runs a job's batches in sessions whose first launch compiles the process (~7-22 s): the
+    per-batch cost is the marginal one, (CPU of ``batches`` batches - CPU of 1) / (``batches`` - 1), and
+    the per-job cost the rest of the 1-batch job (process output, first compilation)."""
     from bench_real_chain import run as real_chain_job
 
-    with Timed() as t:
-        r = real_chain_job(sample, BATCH, pileup, work, pdf, batches=batches, pythia=False)
-    fixed = sum((r.get(k) or {}).get("cpu_s", 0.0) for k in ("process", "cards", "merge"))
-    return {"job": (r.get("process") or {}).get("cpu_s", 0.0), "batch": (t.cpu - fixed) / batches,
-            "madgraph": (r["madgraph"] or {}).get("cpu_s", 0.0), "delphes": r["delphes"]["cpu_s"],
-            "output": work / f"{sample}_{BATCH}.root", "events": batches * BATCH}
+    cpu = {}
+    for n in sorted({1, batches}):
+        with Timed() as t:
+            r = real_chain_job(sample, BATCH, pileup, work, pdf, batches=n, pythia=False)
+        cpu[n] = t.cpu
+    batch = (cpu[batches] - cpu[1]) / (batches - 1) if batches > 1 else cpu[1]
+    return {"job": cpu[1] - batch, "batch": batch, "madgraph": (r["madgraph"] or {}).get("cpu_s", 0.0),
+            "delphes": r["delphes"]["cpu_s"], "output": work / f"{sample}_{BATCH}.root", "events": batches * BATCH}
 
 
 def reference(sample: str, batches: int, pileup: Path, work: Path, pdf: str) -> dict:
@@ -204,7 +211,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fewer events and jets (a smoke run; noisier figures)")
     ap.add_argument("--events", type=int, default=None, help="events per embedded job (> 100; default 500; --quick 200)")
     ap.add_argument("--yield-events", type=int, default=None, help="events of the embedded yield job (default 300; --quick 100)")
-    ap.add_argument("--container-batches", type=int, default=1, help="batches of 100 events per container/reference job")
+    ap.add_argument("--container-batches", type=int, default=3, help="batches of 100 events per container job (>= 2: the per-batch cost is the marginal one) and per reference job")
     ap.add_argument("--pack-jets", type=int, default=None, help="synthetic jets for packing (default 200000; --quick 40000)")
     ap.add_argument("--pileup-events", type=int, default=None, help="pile-up events measured, and a third of it (default 300; --quick 150)")
     ap.add_argument("--samples", nargs="+", default=["Res2P_neutral", "Res2P_charged", "Res34P", "QCD"])
