@@ -8,7 +8,7 @@ from jetclass2 import delphes_tree
 from jetclass2.atomic import OutputError, Terminated, raise_on_sigterm
 from jetclass2.cliargs import ArgumentParser, UsageError, check_paths, integer, number, report
 from jetclass2.logs import setup_cli_logging
-from jetclass2.numba_cache import announce, ensure_cache
+from jetclass2.numba_cache import ensure_cache
 from jetclass2.resources import resource
 
 log = logging.getLogger("ntuplize")
@@ -39,7 +39,6 @@ def main(argv=None) -> int:
                         outputs=[("-o", args.output)])
             settings = core.Settings.from_config(args.config, jet_radius=args.jet_radius, qcd_labels=args.qcd_labels,
                                                  min_jet_pt=args.min_jet_pt, max_jet_abs_eta=args.max_jet_abs_eta)
-            announce(log)  # a job that compiles the kernels says so (a cluster node without the shared cache)
             summary = core.ntuplize(args.inputs, args.output, settings=settings, fmt=fmt, step=args.chunk)
     except (delphes_tree.DelphesInputError, core.SettingsError, OutputError, UsageError) as exc:
         return report("ntuplize", exc)

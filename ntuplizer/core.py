@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from jetclass2 import delphes_tree
+from jetclass2.numba_cache import announce
 from jetclass2.resources import resolve, resource
 
 from . import features, jets, labels, schema, writer
@@ -303,6 +304,7 @@ def ntuplize(inputs, output: str | Path, settings: Settings | None = None, fmt: 
     elif overrides:
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     trees = [delphes_tree.open_input(path) for path in inputs]  # fail fast, before any output exists
+    announce(log)  # after the input checks: a job that compiles the kernels says so (no shared cache on its node)
     summary = RunSummary()
     t0 = time.perf_counter()
     # The ~300k objects of the interpreter, numba, fastjet and uproot are not garbage: kept out of

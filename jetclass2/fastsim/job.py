@@ -20,7 +20,7 @@ from jetclass2.generation import samples
 from jetclass2.generation.pileup_library import PileupLibraryError, default_pileup_library
 from jetclass2.generation.pythia_driver import GenerationError, PythiaGenerator
 from jetclass2.logs import setup_cli_logging
-from jetclass2.numba_cache import announce
+from jetclass2.numba_cache import announce, ensure_cache
 
 log = logging.getLogger("generate")
 
@@ -64,8 +64,10 @@ def main(argv=None) -> int:
             sys.stdout.write("".join(json.dumps(b.as_dict(kind)) + "\n" for b in batches))
             return 0
         if args.detector == "fastsim":
-            announce(log)  # a job that compiles the kernels says so (a cluster node without the shared cache)
+            ensure_cache()  # before the kernels' modules are imported: where numba can cache nowhere, it fails there
         simulator = _simulator(args) if args.detector == "fastsim" else None
+        if simulator is not None:  # after the card and pile-up checks: a bad input still gives one line alone
+            announce(log)  # a job that compiles the kernels says so (a cluster node without the shared cache)
         log.info("job %d of %s: %d events in %d grid points", args.job, args.sample, args.events, len(batches))
         t0 = time.perf_counter()
         gen = None
