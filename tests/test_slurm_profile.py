@@ -46,9 +46,10 @@ def test_profile_runs_the_workflow_through_slurm(slurm, tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(cfg)
     # typed as a user would, in the repository root: the profile is ./slurm
-    # (--max-threads: the CI node is small; the packing jobs ask for 8-16 cores, config/resources.yaml)
+    # (--max-threads: the CI node is small; the packing jobs ask for 8-16 cores, config/resources.yaml;
+    # the Slurm logs of successful jobs are kept for the checks below)
     r = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "--directory", str(tmp_path),
-                        "--max-threads", str(os.cpu_count())],
+                        "--max-threads", str(os.cpu_count()), "--slurm-keep-successful-logs"],
                        cwd=REPO, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     log = r.stdout + r.stderr
