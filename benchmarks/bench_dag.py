@@ -31,8 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 LOCAL_RULES = {"all", "qa_summary", "data_config"}  # `localrules` and the target rule: no submission
 
 
-def count(log: str) -> dict:
-    """Jobs, group jobs and submissions of a dry run's log."""
+def count(log: str, array_rules=(), array_limit: int = 1000) -> dict:
+    """Jobs, group jobs and submissions of a dry run's log; with the profile's job arrays, the fewest
+    sbatch calls: one array per category's wave of a rule's jobs (scatter jobs come ready together
+    after the plan, gather jobs after the last shard), at most array_limit tasks each. Tarball jobs
+    come ready as their files are gathered: one array each at best, as many calls as jobs at worst."""
     m = re.search(r"^total\s+(\d+)", log, re.M)
     groups = re.findall(r"Group job (\S+) \(jobs", log)
     single = [r for r in re.findall(r"^(?:rule|checkpoint) (\w+):", log, re.M) if r not in LOCAL_RULES]
@@ -40,12 +43,19 @@ def count(log: str) -> dict:
     for g in groups:
         per_group[g] = per_group.get(g, 0) + 1
     local = sum(1 for r in re.findall(r"^(?:rule|checkpoint) (\w+):", log, re.M) if r in LOCAL_RULES)
+    waves: dict[tuple[str, str], int] = {}  # (array rule, category): jobs
+    for rule, wildcards in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", log, re.M):
+        if rule in array_rules:
+            cat = re.search(r"category=(\w+)", wildcards).group(1)
+            waves[rule, cat] = waves.get((rule, cat), 0) + 1
+    arrays = sum(-(-n // array_limit) for n in waves.values())
     return {"jobs": int(m.group(1)) if m else 0, "submissions": len(groups) + len(single),
             "submissions_without_groups": int(m.group(1)) - local if m else 0,
-            "group_jobs": per_group, "single_jobs": len(single)}
+            "group_jobs": per_group, "single_jobs": len(single),
+            "array_waves": waves, "submissions_with_arrays": len(groups) + len(single) - sum(waves.values()) + arrays}
 
 
-def dry_run(work: Path, config: Path, *args) -> tuple[tuple[float, float], dict]:
+def dry_run(work: Path, config: Path, *args, array_rules=(), array_limit=1000) -> tuple[tuple[float, float], dict]:
     cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(config), *args]
     if shutil.which("lhapdf-config") is None:  # the reference's LHAPDF sets are absent: built-in PDFs (same DAG)
@@ -57,7 +67,7 @@ def dry_run(work: Path, config: Path, *args) -> tuple[tuple[float, float], dict]
     wall = (wall, c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
     if r.returncode != 0:
         sys.exit(f"dry run failed: {' '.join(cmd)}\n{(r.stdout + r.stderr)[-3000:]}")
-    return wall, count(r.stdout + r.stderr)
+    return wall, count(r.stdout + r.stderr, array_rules, array_limit)
 
 
 def build_tree(work: Path, cfg: dict, jets_per_event: float) -> None:
@@ -122,11 +132,17 @@ def main() -> None:
         planned = work / "planned"
         planned.mkdir()
         build_tree(planned, cfg, a.jets_per_event)
+        profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
+        arrays = {"array_rules": set((profile.get("slurm-array-jobs") or "").split(",")),
+                  "array_limit": int(profile.get("slurm-array-limit", 1000))}
         for name, w in (("fresh (no file yet)", fresh), ("after the plans (every packing job)", planned)):
             for how, args in (("--profile slurm", ("--profile", str(REPO / "slurm"))), ("--cores 1", ("--cores", "1"))):
-                wall, c = dry_run(w, config, *args)
+                wall, c = dry_run(w, config, *args, **arrays)
                 print(f"{name:38s} {how:16s} {wall[0]:6.1f} s wall {wall[1]:6.1f} s CPU  jobs {c['jobs']:5d}  submissions {c['submissions']:5d} "
                       f"(one per job: {c['submissions_without_groups']})  group jobs {c['group_jobs']}", flush=True)
+                if c["array_waves"] and how.startswith("--profile"):
+                    waves = ", ".join(f"{r} {cat} {n}" for (r, cat), n in sorted(c["array_waves"].items()))
+                    print(f"{'':38s} with job arrays ({waves}): at least {c['submissions_with_arrays']} submissions", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import uproot
+import yaml
 from test_workflow import REPO, TINY
 
 
@@ -45,19 +46,45 @@ def test_profile_runs_the_workflow_through_slurm(slurm, tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text(cfg)
     # typed as a user would, in the repository root: the profile is ./slurm
-    # (--max-threads: the CI node is small; the packing jobs ask for 8-16 cores, config/resources.yaml)
+    # (--max-threads: the CI node is small; the packing jobs ask for 8-16 cores, config/resources.yaml;
+    # the Slurm logs of successful jobs are kept for the checks below)
     r = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "--directory", str(tmp_path),
-                        "--max-threads", str(os.cpu_count())],
+                        "--max-threads", str(os.cpu_count()), "--slurm-keep-successful-logs"],
                        cwd=REPO, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     log = r.stdout + r.stderr
     # single jobs and the profile's groups (one submission each): a generate job with its ntuplize
     # job; qa_summary is a local rule (no submission)
-    for name in ("rule_pileup_library", "group_generation", "rule_pack_plan", "rule_pack_gather", "rule_qa_category"):
+    for name in ("rule_pileup_library", "group_generation", "rule_pack_plan", "rule_qa_category"):
         assert name in log, name
-    submissions = len(set(re.findall(r"submitted with SLURM jobid (\d+)", log)))
+    # job arrays: every ready job of an array rule in one sbatch call; Slurm ran each task
+    # (its log, named ARRAYID_TASK by Slurm), and each task ran a job of its own
+    profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
+    array_rules = set(profile["slurm-array-jobs"].split(","))
+    arrays = re.findall(r"Submitted array job with Snakemake IDs ([\d,]+) and SLURM job ID (\d+)\. "
+                        r"The individual task IDs are (\d+)-(\d+)", log)
+    logs = tmp_path / ".snakemake" / "slurm_logs"
+    used = {}
+    for ids, array_id, first, last in arrays:
+        tasks = sorted(logs.glob(f"rule_*/{array_id}_*.log"))
+        assert [int(f.stem.split("_")[1]) for f in tasks] == list(range(int(first), int(last) + 1)) == \
+            list(range(1, len(ids.split(",")) + 1)), (array_id, tasks)
+        rule = tasks[0].parent.name.removeprefix("rule_")
+        # the job a task ran: the wildcards of the last Snakemake in its log (the job step's own)
+        ran = [re.findall(r"(?m)^localrule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", f.read_text())[-1] for f in tasks]
+        assert {name for name, _ in ran} == {rule} and len({w for _, w in ran}) == len(tasks), ran
+        used[rule] = used.get(rule, 0) + len(tasks)
+    assert set(used) <= array_rules and {"pack_scatter", "pack_gather"} <= set(used), used
+    # this configuration: a scatter job per ntuple, a gather job per 4-jet file (the plan's counts)
+    plan = json.loads((tmp_path / "results" / "pack" / "Res2P" / "plan.json").read_text())
+    assert used["pack_gather"] == len(plan["files"]) > 1 and used["pack_scatter"] == len(plan["groups"]) > 1
+    # every job but `all` and qa_summary (local) went through Slurm: a generation group's two jobs
+    # in one submission, an array's tasks in one
+    groups = set(re.findall(r"submitted with SLURM jobid (\d+) \(log: [^)]*/group_generation", log))
+    assert len(groups) == 3  # Res2P_neutral's 3 jobs
+    submissions = len(set(re.findall(r"submitted with SLURM jobid (\d+)", log))) + len(arrays)
     jobs = int(re.findall(r"\d+ of (\d+) steps", log)[-1])  # with the packing jobs added after the plan
-    assert 0 < submissions < jobs - 2  # fewer submissions than jobs (`all` and qa_summary run here)
+    assert submissions == jobs - 2 - len(groups) - sum(n - 1 for n in used.values())
     m = json.loads((tmp_path / "results" / "dataset" / "Res2P.manifest.json").read_text())
     n = sum(uproot.open(p)["tree"].num_entries for p in (tmp_path / "results" / "ntuples").glob("Res2P*/*.root"))
     assert m["jets"] == n
