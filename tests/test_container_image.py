@@ -94,12 +94,17 @@ DELPHES = [f"{RESULTS}/delphes/{s}/00000.root" for s in SAMPLES]
 NTUPLES = [f"{RESULTS}/ntuples/{s}/00000.root" for s in SAMPLES]
 
 
+def _image(kind: str) -> str:
+    """The cached image of ``kind``, or skip the test saying it is absent."""
+    image = _images().get(kind)
+    if image is None:
+        pytest.skip(f"the image cache holds no {kind} image")
+    return image
+
+
 @pytest.fixture(scope="module")
 def generation_image():
-    image = _images().get("generation")
-    if image is None:
-        pytest.skip("the image cache holds no generation image")
-    return image
+    return _image("generation")
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +224,7 @@ def test_same_events_as_natively(in_image, native):
 
 @pytest.fixture(scope="module")
 def training_image():
-    image = _images().get("training")
-    if image is None:
-        pytest.skip("the image cache holds no training image")
-    return image
+    return _image("training")
 
 
 def test_training_image_trains(training_image, shared_dir, tmp_path):

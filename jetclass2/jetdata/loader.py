@@ -164,15 +164,20 @@ def _read_chunks(path: Path, names: list[str], step: int) -> Iterator[dict]:
             yield cols
         return
     for arr in uproot.open(path)["tree"].iterate(names, step_size=step):
-        cols = {}
-        for name in names:
-            layout = ak.to_layout(arr[name])
-            if JAGGED[name]:
-                offsets = np.asarray(layout.offsets.data, dtype=np.int64)
-                cols[name] = (offsets - offsets[0], np.asarray(layout.content.data)[offsets[0]:offsets[-1]])
-            else:
-                cols[name] = np.asarray(layout.data)
-        yield cols
+        yield columns_of(arr, names)
+
+
+def columns_of(arr: ak.Array, names: list[str]) -> dict:
+    """Columns (name -> values, or (offsets from 0, values) for jagged branches) of awkward ``arr``."""
+    cols = {}
+    for name in names:
+        layout = ak.to_layout(arr[name])
+        if JAGGED[name]:
+            offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+            cols[name] = (offsets - offsets[0], np.asarray(layout.content.data)[offsets[0]:offsets[-1]])
+        else:
+            cols[name] = np.asarray(layout.data)
+    return cols
 
 
 def _select(cols: dict, keep: np.ndarray, max_particles: int | None) -> dict:

@@ -31,7 +31,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from jetclass2.packing.columns import from_batch
 
 from .arrays import DEFAULT_JET_FEATURES, DEFAULT_PARTICLE_FEATURES, check_features, fill
-from .loader import JAGGED, DatasetError, _select, files, resolve_labels
+from .loader import DatasetError, _select, columns_of, files, resolve_labels
 
 
 def pieces_of(selected: list[tuple[str, Path]], piece_jets: int) -> list[tuple[Path, int, int, int]]:
@@ -57,18 +57,7 @@ def read_piece(piece, names: list[str]) -> dict:
     path, group, start, stop = piece
     if group >= 0:
         return from_batch(pq.ParquetFile(path).read_row_group(group, columns=names).combine_chunks().to_batches()[0])
-    arrays = uproot.open(path)["tree"].arrays(names, entry_start=start, entry_stop=stop, library="ak")
-    import awkward as ak
-
-    cols = {}
-    for name in names:
-        layout = ak.to_layout(arrays[name])
-        if JAGGED[name]:
-            offsets = np.asarray(layout.offsets.data, dtype=np.int64)
-            cols[name] = (offsets - offsets[0], np.asarray(layout.content.data)[offsets[0]:offsets[-1]])
-        else:
-            cols[name] = np.asarray(layout.data)
-    return cols
+    return columns_of(uproot.open(path)["tree"].arrays(names, entry_start=start, entry_stop=stop, library="ak"), names)
 
 
 class JetIterableDataset(IterableDataset):
