@@ -37,6 +37,7 @@ from jetclass2.logs import setup_cli_logging
 from jetclass2.resources import resolve
 
 from . import pdfsets, samples
+from .madgraph import REFERENCE_PROCESS_CARD
 
 log = logging.getLogger("run-container-job")
 
@@ -45,6 +46,9 @@ log = logging.getLogger("run-container-job")
 #: dereference a null pointer on the first event Pythia rejects.
 NO_LHEF = "/dev/null"
 PROCESS_CARD = "proc_card.dat"
+#: what makes a sub-process directory's physics, besides its matrix elements (``matrix*_orig.f``):
+#: integration channels, propagators, symmetry factors, mirror processes, colour flows, particles
+SUBPROCESS_PHYSICS = ("configs.inc", "props.inc", "symfact_orig.dat", "mirrorprocs.inc", "coloramps.inc", "leshouche.inc")
 PROVENANCE = "gridpoints.json"
 _PILEUP_FILE = re.compile(r"^(\s*set\s+PileUpFile\s+)\S+", re.MULTILINE)
 _MEAN_PILEUP = re.compile(r"^(\s*set\s+MeanPileUp\s+)\S+", re.MULTILINE)
@@ -290,9 +294,11 @@ def _compile_process(steps: Steps, name: str, workdir: Path, cores: int, increme
     process = workdir / m.group(1)
     with steps.timed("madgraph_process"):
         steps.run("MadGraph process", ["mg5_aMC", PROCESS_CARD], workdir, workdir / "madgraph_process.log")
-    config = process / "Cards" / "me5_configuration.txt"
-    if not (process / "bin" / "madevent").is_file() or not config.is_file():
-        raise JobError(f"{name}: MadGraph process: no process directory {process} written; {_tail(workdir / 'madgraph_process.log')}")
+        config = process / "Cards" / "me5_configuration.txt"
+        if not (process / "bin" / "madevent").is_file() or not config.is_file():
+            raise JobError(f"{name}: MadGraph process: no process directory {process} written; {_tail(workdir / 'madgraph_process.log')}")
+        if (workdir / REFERENCE_PROCESS_CARD).is_file():
+            _align_with_reference(steps, name, workdir, process)
     # The run mode of `set run_mode` in the process card does not reach later `launch` sessions:
     # write it into the process's own configuration (later lines win). 0 = one core.
     with open(config, "a") as f:
@@ -302,6 +308,56 @@ def _compile_process(steps: Steps, name: str, workdir: Path, cores: int, increme
         if problem:
             log.warning("%s: MadGraph process: %s; every launch recompiles the whole process", name, problem)
     return process
+
+
+def subprocess_differences(a: Path, b: Path) -> list[str]:
+    """What differs between two MadGraph sub-process directories: the files of
+    :data:`SUBPROCESS_PHYSICS` byte for byte, the matrix elements (``matrix*_orig.f``) up to the
+    order of their lines (MadGraph writes some declarations in the order of a Python set)."""
+    differ = []
+    names = sorted({f.name for f in a.glob("matrix*_orig.f")} | {f.name for f in b.glob("matrix*_orig.f")}) + list(SUBPROCESS_PHYSICS)
+    for n in names:
+        fa, fb = a / n, b / n
+        if not (fa.is_file() and fb.is_file()):
+            differ.append(f"{n} (missing)")
+        elif n.startswith("matrix"):
+            if sorted(fa.read_text().splitlines()) != sorted(fb.read_text().splitlines()):
+                differ.append(n)
+        elif fa.read_bytes() != fb.read_bytes():
+            differ.append(n)
+    return differ
+
+
+def _align_with_reference(steps: Steps, name: str, workdir: Path, process: Path) -> None:
+    """The sample's process is the reference's process without some of its sub-processes (those
+    whose matrix elements are zero, cards/madgraph): output the reference's (no launch, ~3 s per
+    job), check that every sub-process directory of the job's is the reference's same directory
+    (:func:`subprocess_differences`), and give it the reference's random-number offset
+    (``iproc.dat``, MadGraph's ``ranmar``), so that a launch makes the reference process's events
+    byte for byte (benchmarks/validate_mg5_subprocesses.py)."""
+    card = workdir / REFERENCE_PROCESS_CARD
+    m = re.search(r"^\s*output\s+(\S+)", card.read_text(), re.MULTILINE)
+    if m is None:
+        raise JobError(f"{name}: MadGraph reference process: {card} has no `output DIR` line")
+    reference = workdir / m.group(1)
+    logfile = workdir / "madgraph_reference_process.log"
+    steps.run("MadGraph reference process", ["mg5_aMC", REFERENCE_PROCESS_CARD], workdir, logfile)
+    ours = sorted(d for d in (process / "SubProcesses").glob("P*_*") if d.is_dir())
+    theirs = {d.name: d for d in (reference / "SubProcesses").glob("P*_*") if d.is_dir()}
+    if not ours or not theirs:
+        raise JobError(f"{name}: MadGraph reference process: no sub-process directories in {process} or {reference}; {_tail(logfile)}")
+    for d in ours:
+        if d.name not in theirs:
+            raise JobError(f"{name}: MadGraph process: sub-process {d.name} is not one of the reference process's "
+                           f"({', '.join(sorted(theirs))}); {PROCESS_CARD} must be a part of {REFERENCE_PROCESS_CARD}")
+        differ = subprocess_differences(theirs[d.name], d)
+        if differ:
+            raise JobError(f"{name}: MadGraph process: sub-process {d.name} differs from the reference process's "
+                           f"({', '.join(differ)}): not the same physics")
+        shutil.copyfile(theirs[d.name] / "iproc.dat", d / "iproc.dat")
+    log.info("%s: MadGraph process: %d of the reference's %d sub-processes (%s), with its random-number offsets",
+             name, len(ours), len(theirs), ", ".join(d.name for d in ours))
+    shutil.rmtree(reference)
 
 
 def _fortran_includes(source: Path, search: list[Path], seen: set[Path], missing: set[Path]) -> None:

@@ -4,6 +4,9 @@ Layout of the rendered directory (docs/generation.md):
 
     OUTDIR/gridpoints.json           the job's batches: grid point, events, MadGraph and Pythia seeds
     OUTDIR/proc_card.dat             MadGraph process card, once per job (resonant samples)
+    OUTDIR/proc_card_reference.dat   the process as the reference wrote it, if the sample names one
+                                     (``container.madgraph_reference_process``): its sub-process
+                                     directories give the job's their random-number offsets
     OUTDIR/batch_NNNN/launch.dat     MadGraph launch commands of batch NNNN (resonant samples)
     OUTDIR/batch_NNNN/pythia8.cmnd   Pythia 8 card of batch NNNN: shower of its LHE events with the
                                      sample's decay tables, or the Pythia-only QCD card
@@ -21,6 +24,8 @@ from jetclass2.resources import resolve
 from . import samples
 
 PROVENANCE_NAME = "gridpoints.json"
+#: the reference's form of the process, when the sample's process card is a part of it
+REFERENCE_PROCESS_CARD = "proc_card_reference.dat"
 
 
 def _template(path: str, values: dict) -> str:
@@ -89,6 +94,11 @@ def render_job_cards(sample: str, job: int, n_events: int, seed: int, outdir: Pa
                 "process_dir": sample.lower(), "run_mode": cfg["container"]["run_mode"], "nb_core": cfg["container"]["nb_core"]})
             (tmp / "proc_card.dat").write_text(proc)
             files.append("proc_card.dat")
+            if scfg["container"].get("madgraph_reference_process"):
+                ref = _template(scfg["container"]["madgraph_reference_process"], {
+                    "process_dir": f"{sample.lower()}_reference", "run_mode": 0, "nb_core": 1})
+                (tmp / REFERENCE_PROCESS_CARD).write_text(ref)
+                files.append(REFERENCE_PROCESS_CARD)
         for b in batches:
             d = tmp / f"batch_{b.index:04d}"
             d.mkdir()
