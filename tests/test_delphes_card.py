@@ -104,7 +104,7 @@ def test_missing_branch_or_broken_card_is_an_error(card_text):
         trim_card(card_text.replace("\n  RunPUPPI\n", "\n", 1))
 
 
-def test_job_refuses_an_untrimmable_card_before_any_work(tmp_path):
+def test_job_refuses_an_untrimmable_card_before_any_work(capsys, tmp_path):
     card = tmp_path / "card.tcl"
     card.write_text(CARD.read_text().replace("add Branch PileUpMerger/vertices Vertex Vertex", ""))
     pileup = tmp_path / "minbias.pileup"
@@ -112,6 +112,9 @@ def test_job_refuses_an_untrimmable_card_before_any_work(tmp_path):
     rc = container_job.main(["generate", "--sample", "QCD", "--job", "0", "--events", "10", "--delphes-card", str(card),
                              "--pileup", str(pileup), "--workdir", str(tmp_path / "work"), "-o", str(tmp_path / "o.root"), "-q"])
     assert rc == 2 and not (tmp_path / "work").exists() and not (tmp_path / "o.root").exists()
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("run-container-job: error: QCD job 0: inputs: Delphes card ")
+    assert "writes no branch Vertex" in errors[0]
 
 
 # ---- for real: DelphesPythia8 with both cards ------------------------------------------------------------

@@ -66,6 +66,8 @@ def test_configfile_defines_all_samples(tmp_path):
 def test_bad_config_is_rejected(tmp_path):
     r = snakemake("-n", "--cores", "1", "--config", "ntuplizer={'config': 'config/ntuplizer.yaml', 'jet_radius': 0.4}")
     assert r.returncode != 0 and "ntuplizer.jet_radius: 0.4 has no clustering settings in config/ntuplizer.yaml" in r.stdout + r.stderr
+    r = snakemake("-n", "--cores", "1", "--config", "container={delphes_outputs: all}")
+    assert r.returncode != 0 and "container.delphes_outputs: 'all' is not one of ['ntuples', 'full']" in r.stdout + r.stderr
 
 
 LOCAL = """

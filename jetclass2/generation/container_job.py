@@ -47,7 +47,7 @@ NO_LHEF = "/dev/null"
 PROCESS_CARD = "proc_card.dat"
 PROVENANCE = "gridpoints.json"
 #: ``--delphes-outputs``: ``ntuples`` runs the card trimmed to the branches the ntuplizer reads
-#: (:mod:`delphes_card`; the same values in them, ~10% less Delphes CPU), ``full`` the card as it is.
+#: (:mod:`delphes_card`; the same values in them, ~11% less DelphesPythia8 CPU), ``full`` the card as it is.
 DELPHES_OUTPUTS = ("ntuples", "full")
 _PILEUP_FILE = re.compile(r"^(\s*set\s+PileUpFile\s+)\S+", re.MULTILINE)
 _MEAN_PILEUP = re.compile(r"^(\s*set\s+MeanPileUp\s+)\S+", re.MULTILINE)
@@ -192,7 +192,7 @@ def _batch_card(card: Path, pileup: Path | None, seed: int, mean_pileup: float |
         raise JobError(f"{job}: inputs: Delphes card {card}: {exc} (--delphes-outputs full runs it as it is)") from None
     if report:
         log.info("%s: Delphes card trimmed to the branches %s; not run: %s; run although nothing written reads them "
-                 "(their classes may draw random numbers or change their inputs): %s", job, " ".join(trimmed.branches),
+                 "(random numbers, changed inputs or candidate numbering; jetclass2/generation/delphes_card.py): %s", job, " ".join(trimmed.branches),
                  " ".join(trimmed.dropped) or "none", " ".join(trimmed.unneeded_kept) or "none")
     return trimmed.text
 

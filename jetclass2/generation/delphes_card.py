@@ -39,8 +39,8 @@ NTUPLE_BRANCHES: tuple[str, ...] = tuple(COLLECTIONS)
 #: TrackCovariance/Hector helper that does) and writes new candidates or output arrays only, never
 #: changing a candidate it reads (Merger and PdgCodeFilter add the input candidates to their
 #: arrays untouched, EnergyScale clones before scaling, FastJetFinder makes new jet candidates;
-#: FastJetFinder's ghosted areas use FastJet's own generator). Deterministic classes that change
-#: their inputs (TrackPileUpSubtractor, RecoPuFilter's tagging, the taggers) are not listed.
+#: FastJetFinder's ghosted areas use FastJet's own generator, not gRandom). Classes not checked, and
+#: those that change their inputs (TrackPileUpSubtractor sets IsRecoPU on them), are not listed.
 DROPPABLE_CLASSES = frozenset({"Merger", "PdgCodeFilter", "EnergyScale", "FastJetFinder"})
 
 #: Droppable classes that create no candidate (PdgCodeFilter only files the candidates it reads). Every
