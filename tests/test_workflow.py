@@ -40,6 +40,11 @@ def test_full_production_dag_builds_quickly(tmp_path):
     assert f"{REPO}/containers/run-container-job generate --sample Res34P --job $((10#00007)) --events 100000" in r.stdout
     assert "--pileup results_full/pileup/MinBias_100000.pileup --pileup-mean 50 --cores 1" in r.stdout
     assert "run-container-job pileup --events 100000 --seed 1" in r.stdout
+    # Delphes writes what the ntuplizer reads unless container.delphes_outputs says full
+    assert "--delphes-outputs ntuples" in r.stdout
+    r = snakemake("results_full/delphes/Res34P/00007.root", "-n", "-p", "--cores", "1", *full[:2], "--config",
+                  "container={pdf: builtin, delphes_outputs: full}")
+    assert r.returncode == 0 and "--delphes-outputs full" in r.stdout, r.stderr[-2000:]
 
 
 def test_configfile_defines_all_samples(tmp_path):
@@ -61,6 +66,8 @@ def test_configfile_defines_all_samples(tmp_path):
 def test_bad_config_is_rejected(tmp_path):
     r = snakemake("-n", "--cores", "1", "--config", "ntuplizer={'config': 'config/ntuplizer.yaml', 'jet_radius': 0.4}")
     assert r.returncode != 0 and "ntuplizer.jet_radius: 0.4 has no clustering settings in config/ntuplizer.yaml" in r.stdout + r.stderr
+    r = snakemake("-n", "--cores", "1", "--config", "container={delphes_outputs: all}")
+    assert r.returncode != 0 and "container.delphes_outputs: 'all' is not one of ['ntuples', 'full']" in r.stdout + r.stderr
 
 
 LOCAL = """

@@ -90,6 +90,7 @@ else:
     _PDF = f"--pdf {_CONTAINER['pdf']}" if _CONTAINER.get("pdf") else ""
     _EPG = _CONTAINER.get("events_per_grid_point")
     _BATCH = f"--events-per-grid-point {_EPG}" if _EPG else ""
+    _OUTPUTS = f"--delphes-outputs {_CONTAINER.get('delphes_outputs', 'ntuples')}"
     _DELPHES_PILEUP = f"{RESULTS}/pileup/MinBias_{config['detector']['pileup_library_events']}.pileup"
     _RES_CONTAINER = RES["generate_container"]
 
@@ -134,7 +135,7 @@ else:
             pileup_mean=config["detector"]["pileup_mean"],
             workdir=lambda w: f"{RESULTS}/work/{w.sample}/{w.job}",
             driver=_DRIVER,
-            options=f"{_PDF} {_BATCH}",
+            options=f"{_PDF} {_BATCH} {_OUTPUTS}",
         threads: _CONTAINER.get("threads", 1)
         container:
             _CONTAINER["image"]
