@@ -139,6 +139,7 @@ def reference(sample: str, batches: int, pileup: Path, work: Path, pdf: str) -> 
     """The reference's job: process output once (its mg5_step1.dat), then per batch run_gen.sh's
     ``cat mg5_step2.dat | proc/bin/generate_events pilotrun`` and Pythia + Delphes (DelphesPythia8)."""
     from bench_real_chain import DELPHES_CARD
+    from validate_mg5_subprocesses import reference_config
 
     from jetclass2.generation import container_job as cj
     from jetclass2.generation.madgraph import render_job_cards
@@ -147,7 +148,8 @@ def reference(sample: str, batches: int, pileup: Path, work: Path, pdf: str) -> 
     shutil.rmtree(wd, ignore_errors=True)
     steps = cj.Steps(f"reference {sample}")
     n = batches * BATCH
-    render_job_cards(sample, 0, n, 1, wd, None, BATCH, pdf)
+    # the reference's own process cards (p p > ...; the production's leave out the zero sub-processes)
+    render_job_cards(sample, 0, n, 1, wd, reference_config(work), BATCH, pdf)
     process = cj._compile_process(steps, steps.job, wd, 1) if (wd / cj.PROCESS_CARD).is_file() else None
     batch_cpu, files = [], []
     for b in __import__("json").loads((wd / cj.PROVENANCE).read_text())["batches"]:
@@ -168,7 +170,8 @@ def reference(sample: str, batches: int, pileup: Path, work: Path, pdf: str) -> 
                 if not lhe.is_file():
                     raise RuntimeError(f"reference {sample}: generate_events wrote no {lhe}; see {bdir / 'generate_events.log'}")
                 subprocess.run(f"gunzip -c '{lhe}' > '{bdir / 'unweighted_events.lhe'}'", shell=True, check=True)
-            files.append(cj._shower_and_simulate(steps, steps.job, DELPHES_CARD, pileup, None, 1, sample, 0, b, bdir))
+            # the whole JetClass-II card: the reference's macro reads Delphes' jets
+            files.append(cj._shower_and_simulate(steps, steps.job, DELPHES_CARD, pileup, None, 1, sample, 0, b, bdir, outputs="full"))
         batch_cpu.append(t.cpu)
     out = work / f"ref_{sample}.root"
     out.unlink(missing_ok=True)
