@@ -116,8 +116,9 @@ def main() -> None:
                 if missing:
                     raise SystemExit(f"validate_mg5_subprocesses: error: {pref}: no cross-section of {missing} in batch {b}")
                 worst = max([worst, *(abs(xs[d][0]) for d in dropped)])
-            # integration channels: the survey's G* directories (each launch reuses them)
-            channels = [sum(1 for _ in (d / "SubProcesses").glob("P*/G*/")) for d in (pref, pprod)]
+            # integration channels of the last launch: symfact.dat's entries not mapped onto another
+            channels = [sum(1 for f in (d / "SubProcesses").glob("P*/symfact.dat") for ln in f.read_text().splitlines()
+                            if len(ln.split()) == 2 and int(ln.split()[1]) > 0) for d in (pref, pprod)]
             c = compare(dref, dprod, samples.sample_config(cfg, sample)["resonance"])
             pulls = np.asarray(c["xsec_pulls"])
             phys_rows.append((sample, " ".join(kept), " ".join(dropped) or "-", f"{channels[0]} -> {channels[1]}", f"{worst:.3g}",
