@@ -261,10 +261,14 @@ def _lines(path):
 def test_rendered_madgraph_cards(cfg, tmp_path):
     files = render_job_cards("Res34P", 3, 250, 1, tmp_path)
     batches = samples.job_batches(cfg, "Res34P", 3, 250, 1)
-    assert sorted(p.name for p in files) == ["gridpoints.json", "proc_card.dat"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch_0000", "batch_0001", "batch_0002", "gridpoints.json", "proc_card.dat"]
-    assert _lines(tmp_path / "proc_card.dat") == ["set run_mode 0", "set nb_core 1", "import model 2HDM", "generate p p > h1 h1",
-                                                 "output res34p"]
+    assert sorted(p.name for p in files) == ["gridpoints.json", "proc_card.dat", "proc_card_reference.dat"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch_0000", "batch_0001", "batch_0002", "gridpoints.json", "proc_card.dat",
+                                                          "proc_card_reference.dat"]
+    # p p > h1 h1 without its zero sub-processes; the reference's own card beside it (its random-number offsets)
+    assert _lines(tmp_path / "proc_card.dat") == ["set run_mode 0", "set nb_core 1", "import model 2HDM", "define q2hdm = c s c~ s~",
+                                                 "generate q2hdm q2hdm > h1 h1", "output res34p"]
+    assert _lines(tmp_path / "proc_card_reference.dat") == ["set run_mode 0", "set nb_core 1", "import model 2HDM",
+                                                           "generate p p > h1 h1", "output res34p_reference"]
     for b in batches:
         p = b.point
         d = tmp_path / f"batch_{b.index:04d}"
@@ -289,8 +293,14 @@ def test_rendered_madgraph_cards(cfg, tmp_path):
 ])
 def test_res2p_madgraph_cards_as_the_reference(tmp_path, sample, model, defines, process):
     render_job_cards(sample, 0, 100, 1, tmp_path, pdf="builtin")
-    assert _lines(tmp_path / "proc_card.dat") == ["set run_mode 0", "set nb_core 1", f"import model {model}", *defines,
-                                                 f"generate {process}", f"output {sample.lower()}"]
+    # Res2P charged: the reference's card is rendered beside the production's, which leaves out its zero sub-processes
+    card, out = ("proc_card.dat", sample.lower()) if sample == "Res2P_neutral" else ("proc_card_reference.dat", f"{sample.lower()}_reference")
+    assert _lines(tmp_path / card) == ["set run_mode 0", "set nb_core 1", f"import model {model}", *defines,
+                                       f"generate {process}", f"output {out}"]
+    if sample == "Res2P_charged":
+        lines = _lines(tmp_path / "proc_card.dat")
+        assert [ln for ln in lines if ln.startswith(("generate", "add process"))] == [
+            "generate uq uq > h+ h- @1", "add process dq dq > h+ h- @1", "add process cq cq > h+ h- @1", "add process sq sq > h+ h- @1"]
     launch = _lines(tmp_path / "batch_0000" / "launch.dat")
     assert "set pdlabel nn23lo1" in launch and not any("lhaid" in ln for ln in launch)
     x = 25 if sample == "Res2P_neutral" else 37

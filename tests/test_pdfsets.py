@@ -97,7 +97,7 @@ def test_job_started_by_hand_stops_before_any_work(tmp_path):
     out, work, card = tmp_path / "out.root", tmp_path / "work", tmp_path / "no_pileup.tcl"
     card.write_text("set ExecutionPath {}\n")  # a detector card without a pile-up file: nothing else is missing
     r = subprocess.run(["run-container-job", "generate", "--sample", "Res2P_neutral", "--job", "0", "--events", "10",
-                        "--pdf", "lhapdf", "--delphes-card", str(card),
+                        "--pdf", "lhapdf", "--delphes-card", str(card), "--delphes-outputs", "full",
                         "--workdir", str(work), "-o", str(out)], capture_output=True, text=True)
     assert r.returncode == 2, r.stderr
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
