@@ -103,6 +103,14 @@ def compare(job_a: Path, job_b: Path, pdg: int) -> dict:
     return {"events": total, "identical": identical, "xsec_pulls": pulls, "kinematics": rows}
 
 
+def print_table(header: list[str], align: str, rows: list[tuple]) -> None:
+    """A Markdown table: ``align`` has one letter per column, ``l`` (left) or ``r`` (right)."""
+    print("| " + " | ".join(header) + " |")
+    print("| " + " | ".join("---:" if a == "r" else "---" for a in align) + " |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def cost(times: dict) -> tuple[dict, int]:
     """Summed wall/CPU of a run's MadGraph launches and its number of batches."""
     tot, n = {"wall_s": 0.0, "cpu_s": 0.0}, 0
@@ -159,22 +167,13 @@ def main() -> None:
                                  f"{r['ks_d']:.3f}", f"{r['ks_p']:.2f}"))
     e = args.events
     print(f"\nMadGraph cost per job of {args.batches} batches x {e} events (PDF {args.pdf}); CPU of mg5_aMC and its children:\n")
-    print("| sample | per batch: process output | per batch: first launch | per batch: launch | session: process output "
-          "| session: first compilation | session: launch | launch CPU ratio | MG5 CPU per event | launch wall | load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in cost_rows:
-        print("| " + " | ".join(r) + " |")
+    print_table(["sample", "per batch: process output", "per batch: first launch", "per batch: launch", "session: process output",
+                 "session: first compilation", "session: launch", "launch CPU ratio", "MG5 CPU per event", "launch wall", "load"],
+                "l" + "r" * 10, cost_rows)
     print("\nSame events? (per batch vs session, same seeds)\n")
-    print("| sample | identical event records | max |cross-section pull| per batch |")
-    print("| --- | ---: | ---: |")
-    for r in phys_rows:
-        print("| " + " | ".join(r) + " |")
+    print_table(["sample", "identical event records", "max |cross-section pull| per batch"], "lrr", phys_rows)
     print("\nX kinematics (per batch vs session):\n")
-    print("| sample | variable | entries | mean, per batch | mean, session | KS D | KS p |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for r in kin_rows:
-        print("| " + " | ".join(r) + " |")
-
+    print_table(["sample", "variable", "entries", "mean, per batch", "mean, session", "KS D", "KS p"], "llrrrrr", kin_rows)
 
 if __name__ == "__main__":
     main()

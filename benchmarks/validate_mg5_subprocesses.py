@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from validate_mg5_speedup import compare, cost
+from validate_mg5_speedup import compare, cost, print_table
 
 from jetclass2.generation import container_job, samples
 from jetclass2.generation.samples import DEFAULT_SAMPLES_CONFIG
@@ -49,11 +49,6 @@ def subprocess_xsec(process: Path, run: str) -> dict[str, tuple[float, float]]:
     """Sub-process directory -> (cross-section, error) [pb] of one launch, from MadGraph's results page."""
     text = (process / "HTML" / run / "results.html").read_text()
     return {m.group(1): (float(m.group(2)), float(m.group(3))) for m in _SUBPROCESS.finditer(text)}
-
-
-def subprocess_dirs(process: Path) -> list[str]:
-    """The process's sub-process directories, by the part of their name that does not number them."""
-    return sorted(p.name for p in (process / "SubProcesses").glob("P*_*") if p.is_dir())
 
 
 def reference_config(work: Path) -> Path:
@@ -104,9 +99,10 @@ def main() -> None:
                               f"{r['batch']:.2f} s", f"{p['batch']:.2f} s", f"{r['batch'] / p['batch']:.2f}x", f"{load0:.1f}-{load1:.1f}"))
             (dref, _), (dprod, _) = run["reference", "all"], run["production", "all"]
             pref, pprod = dref / sample.lower(), dprod / sample.lower()
-            kept = subprocess_dirs(pprod)
-            dropped = [d for d in subprocess_dirs(pref) if d not in kept]
-            if any(d not in subprocess_dirs(pref) for d in kept):
+            kept = [d.name for d in container_job.subprocess_dirs(pprod)]
+            every = [d.name for d in container_job.subprocess_dirs(pref)]
+            dropped = [d for d in every if d not in kept]
+            if any(d not in every for d in kept):
                 raise SystemExit(f"validate_mg5_subprocesses: error: {pprod}: sub-processes {kept} are not all in {pref}")
             differ = {d: container_job.subprocess_differences(pref / "SubProcesses" / d, pprod / "SubProcesses" / d) for d in kept}
             worst = 0.0
@@ -130,22 +126,13 @@ def main() -> None:
                                  f"{k['mean'][1]:.4g} +- {k['err'][1]:.2g}", f"{k['ks_d']:.3f}", f"{k['ks_p']:.2f}"))
     print(f"\nMadGraph CPU (mg5_aMC and its children), job of {args.batches} batches x {args.events} events, "
           f"PDF {args.pdf}, reference process / production process:\n")
-    print("| sample | process output | first compilation | per batch, reference process | per batch, production | ratio | load |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for row in cost_rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(["sample", "process output", "first compilation", "per batch, reference process", "per batch, production", "ratio",
+                 "load"], "lrrrrrr", cost_rows)
     print("\nSame physics? (same grid points and seeds; pulls of the total cross-section per batch)\n")
-    print("| sample | sub-processes kept | dropped | channels | largest cross-section of a dropped one [pb] "
-          "| kept ones differing | identical events | rms pull | max pull | mean pull |")
-    print("| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-    for row in phys_rows:
-        print("| " + " | ".join(row) + " |")
+    print_table(["sample", "sub-processes kept", "dropped", "channels", "largest cross-section of a dropped one [pb]",
+                 "kept ones differing", "identical events", "rms pull", "max pull", "mean pull"], "lllrrlrrrr", phys_rows)
     print("\nX kinematics (reference process vs production):\n")
-    print("| sample | variable | entries | mean, reference process | mean, production | KS D | KS p |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for row in kin_rows:
-        print("| " + " | ".join(row) + " |")
-
+    print_table(["sample", "variable", "entries", "mean, reference process", "mean, production", "KS D", "KS p"], "llrrrrr", kin_rows)
 
 if __name__ == "__main__":
     main()

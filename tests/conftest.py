@@ -1,5 +1,7 @@
-"""Shared pytest fixtures: locations of the read-only reference data in ../shared."""
+"""Shared pytest fixtures: locations of the read-only reference data in ../shared, the generation stack."""
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,36 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_dir() -> Path:
     return REPO
+
+
+# ---- the generation stack (MadGraph, Pythia, Delphes), for tests that run its programs ------------
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict:
+    """The environment with the generation stack's ``setup.sh`` sourced (its cache directory,
+    containers/stack-cache-dir); skips when the stack is not built."""
+    prefix = Path(subprocess.run(["bash", str(REPO / "containers" / "stack-cache-dir")], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+    if not (prefix / ".complete").is_file():
+        pytest.skip(f"generation stack not built at {prefix} (containers/install-generation-stack.sh)")
+    out = subprocess.run(["bash", "-c", f". '{prefix / 'setup.sh'}' && env -0"], capture_output=True, check=True).stdout
+    return dict(kv.split("=", 1) for kv in out.decode().split("\0") if "=" in kv)
+
+
+@pytest.fixture(scope="session")
+def stack_environ(stack_env):
+    """A context manager: ``os.environ`` with the stack's environment while code in this process
+    calls the stack's programs (mg5_aMC, gfortran, make), restored afterwards."""
+    @contextlib.contextmanager
+    def environ():
+        saved = dict(os.environ)
+        os.environ.update(stack_env)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return environ
 
 
 # ---- ROOT (C++) for read-back tests --------------------------------------------------------

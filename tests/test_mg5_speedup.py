@@ -8,7 +8,6 @@ per mode, ~1-2 min on 2 shared cores); skipped when the stack is not built in it
 """
 import importlib.util
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -29,28 +28,13 @@ def _validator():
 
 
 @pytest.fixture(scope="module")
-def stack_env():
-    prefix = Path(subprocess.run(["bash", str(REPO / "containers" / "stack-cache-dir")], capture_output=True, text=True,
-                                 check=True).stdout.strip())
-    if not (prefix / ".complete").is_file():
-        pytest.skip(f"generation stack not built at {prefix} (containers/install-generation-stack.sh)")
-    out = subprocess.run(["bash", "-c", f". '{prefix / 'setup.sh'}' && env -0"], capture_output=True, check=True).stdout
-    return dict(kv.split("=", 1) for kv in out.decode().split("\0") if "=" in kv)
-
-
-@pytest.fixture(scope="module")
-def jobs(stack_env, tmp_path_factory):
+def jobs(stack_environ, tmp_path_factory):
     """The same job made both ways: {mode: (work directory, step times)}."""
     work = tmp_path_factory.mktemp("mg5_speedup")
-    saved = dict(os.environ)
-    os.environ.update(stack_env)  # mg5_aMC, gfortran and make from the stack, for the driver's subprocesses
-    try:
+    with stack_environ():  # mg5_aMC, gfortran and make from the stack, for the driver's subprocesses
         return {mode: (work / mode, container_job.madgraph_job(SAMPLE, 0, EVENTS, 7, work / mode, events_per_grid_point=EPG,
                                                                pdf="builtin", madgraph_per_batch=per_batch))
                 for mode, per_batch in (("per_batch", True), ("session", False))}
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def test_session_gives_the_same_events(jobs):

@@ -309,14 +309,18 @@ def _generate_lhe(steps: Steps, name: str, workdir: Path, process: Path, batches
         yield chunk
 
 
+def _output_dir(card: Path, what: str) -> Path:
+    """The process directory a MadGraph process card writes (its ``output DIR`` line), beside the card."""
+    m = re.search(r"^\s*output\s+(\S+)", card.read_text(), re.MULTILINE)
+    if m is None:
+        raise JobError(f"{what}: {card} has no `output DIR` line")
+    return card.parent / m.group(1)
+
+
 def _compile_process(steps: Steps, name: str, workdir: Path, cores: int, incremental: bool = True) -> Path:
     """``output`` the MadGraph process once; MadGraph's run mode set to ``cores`` cores; with
     ``incremental``, its sub-process makefile completed (:func:`incremental_build`)."""
-    proc_card = workdir / PROCESS_CARD
-    m = re.search(r"^\s*output\s+(\S+)", proc_card.read_text(), re.MULTILINE)
-    if m is None:
-        raise JobError(f"{name}: MadGraph process: {proc_card} has no `output DIR` line")
-    process = workdir / m.group(1)
+    process = _output_dir(workdir / PROCESS_CARD, f"{name}: MadGraph process")
     with steps.timed("madgraph_process"):
         steps.run("MadGraph process", ["mg5_aMC", PROCESS_CARD], workdir, workdir / "madgraph_process.log")
         config = process / "Cards" / "me5_configuration.txt"
@@ -333,6 +337,11 @@ def _compile_process(steps: Steps, name: str, workdir: Path, cores: int, increme
         if problem:
             log.warning("%s: MadGraph process: %s; every launch recompiles the whole process", name, problem)
     return process
+
+
+def subprocess_dirs(process: Path) -> list[Path]:
+    """A MadGraph process directory's sub-process directories (``SubProcesses/P*_*``), sorted."""
+    return sorted(d for d in (process / "SubProcesses").glob("P*_*") if d.is_dir())
 
 
 def subprocess_differences(a: Path, b: Path) -> list[str]:
@@ -360,15 +369,11 @@ def _align_with_reference(steps: Steps, name: str, workdir: Path, process: Path)
     (:func:`subprocess_differences`), and give it the reference's random-number offset
     (``iproc.dat``, MadGraph's ``ranmar``), so that a launch makes the reference process's events
     byte for byte (benchmarks/validate_mg5_subprocesses.py)."""
-    card = workdir / REFERENCE_PROCESS_CARD
-    m = re.search(r"^\s*output\s+(\S+)", card.read_text(), re.MULTILINE)
-    if m is None:
-        raise JobError(f"{name}: MadGraph reference process: {card} has no `output DIR` line")
-    reference = workdir / m.group(1)
+    reference = _output_dir(workdir / REFERENCE_PROCESS_CARD, f"{name}: MadGraph reference process")
     logfile = workdir / "madgraph_reference_process.log"
     steps.run("MadGraph reference process", ["mg5_aMC", REFERENCE_PROCESS_CARD], workdir, logfile)
-    ours = sorted(d for d in (process / "SubProcesses").glob("P*_*") if d.is_dir())
-    theirs = {d.name: d for d in (reference / "SubProcesses").glob("P*_*") if d.is_dir()}
+    ours = subprocess_dirs(process)
+    theirs = {d.name: d for d in subprocess_dirs(reference)}
     if not ours or not theirs:
         raise JobError(f"{name}: MadGraph reference process: no sub-process directories in {process} or {reference}; {_tail(logfile)}")
     for d in ours:
