@@ -52,7 +52,7 @@ def run(sample: str, epg: int, pileup: Path, work: Path, pdf: str, per_batch: bo
     t = container_job.run_job(sample, 0, batches * epg, 1, work / f"{sample}_{epg}.root", DELPHES_CARD, pileup, wd,
                               events_per_grid_point=epg, pdf=pdf, keep_workdir=True, madgraph_per_batch=per_batch)
     out = {"process": t.get("madgraph_process"), "merge": t.get("merge"), "cards": t.get("cards")}
-    for key, prefixes in (("madgraph", ("madgraph_batch_", "madgraph_session_")), ("delphes", ("delphes_batch_",))):
+    for key, prefixes in (("madgraph", ("madgraph_batch_", "madgraph_session_")), ("delphes", ("delphes_batch_", "delphes_session_"))):
         per = [v for k, v in t.items() if k.startswith(prefixes)]
         n = sum(v.get("batches", 1) for v in per)
         out[key] = {m: sum(v[m] for v in per) / n for m in ("wall_s", "cpu_s")} if per else None

@@ -170,9 +170,12 @@ def _fake_pileup(tmp_path: Path) -> Path:
 
 def test_missing_tool_and_missing_pileup_file(tmp_path):
     pileup = _fake_pileup(tmp_path)
-    path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "DelphesPythia8").exists())
-    r = _driver(None, _job_args(tmp_path, "QCD", pileup), tmp_path, {"PATH": path})
+    path = ":".join(p for p in os.environ["PATH"].split(":")
+                    if not any((Path(p) / tool).exists() for tool in ("DelphesPythia8", "root-config")))
+    r = _driver(None, _job_args(tmp_path, "QCD", pileup) + ["--delphes-per-batch"], tmp_path, {"PATH": path})
     _assert_failed(r, "QCD job 0: tools: DelphesPythia8", tmp_path)
+    r = _driver(None, _job_args(tmp_path, "QCD", pileup), tmp_path, {"PATH": path})  # to compile DelphesPythia8Batches
+    _assert_failed(r, "QCD job 0: tools: root-config", tmp_path)
     r = _driver(None, _job_args(tmp_path, "QCD", tmp_path / "nope.pileup"), tmp_path)
     _assert_failed(r, f"QCD job 0: inputs: pile-up file {tmp_path / 'nope.pileup'} not found", tmp_path)
 
@@ -202,5 +205,7 @@ def test_fewer_events_than_asked(smoke, stack, tmp_path):
     cfg = _samples_with(tmp_path, "QCD", "pythia", card)
     pileup = next((smoke / "pileup").glob("*.pileup"))
     r = _driver(stack, _job_args(tmp_path, "QCD", pileup, cfg), tmp_path)
+    _assert_failed(r, "QCD job 0: Pythia+Delphes batch 0: 5 events, 20 asked", tmp_path)
+    r = _driver(stack, _job_args(tmp_path, "QCD", pileup, cfg) + ["--delphes-per-batch"], tmp_path)
     _assert_failed(r, "QCD job 0: Pythia+Delphes batch 0: 5 events in delphes.root, 20 asked", tmp_path)
     assert container_job.pileup_entries(pileup) == SMOKE_CFG["detector"]["pileup_library_events"]

@@ -84,8 +84,9 @@ def venv(tmp_path_factory):
 def test_wheel_resources_come_from_the_wheel(venv):
     call, _, prefix = venv
     r = call("python", "-c", "import jetclass2.resources as r, jetclass2.ntuplizer.core as c, jetclass2.fastsim.detector.card as k, "
-                             "jetclass2.generation.samples as s; print(r.data_root()); print(c.DEFAULT_CONFIG); "
-                             "print(k.DEFAULT_CARD); print(s.DEFAULT_SAMPLES_CONFIG)")
+                             "jetclass2.generation.samples as s, jetclass2.generation.delphes_batches as d; "
+                             "print(r.data_root()); print(c.DEFAULT_CONFIG); "
+                             "print(k.DEFAULT_CARD); print(s.DEFAULT_SAMPLES_CONFIG); print(d.SOURCE)")
     assert r.returncode == 0, r.stderr[-2000:]
     paths = [Path(p) for p in r.stdout.split()]
     site = prefix.resolve()

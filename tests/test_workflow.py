@@ -41,10 +41,11 @@ def test_full_production_dag_builds_quickly(tmp_path):
     assert "--pileup results_full/pileup/MinBias_100000.pileup --pileup-mean 50 --cores 1" in r.stdout
     assert "run-container-job pileup --events 100000 --seed 1" in r.stdout
     # Delphes writes what the ntuplizer reads unless container.delphes_outputs says full
-    assert "--delphes-outputs ntuples" in r.stdout
+    # ... and one DelphesPythia8Batches per session unless container.delphes_program says per_batch
+    assert "--delphes-outputs ntuples" in r.stdout and "--delphes-per-batch" not in r.stdout
     r = snakemake("results_full/delphes/Res34P/00007.root", "-n", "-p", "--cores", "1", *full[:2], "--config",
-                  "container={pdf: builtin, delphes_outputs: full}")
-    assert r.returncode == 0 and "--delphes-outputs full" in r.stdout, r.stderr[-2000:]
+                  "container={pdf: builtin, delphes_outputs: full, delphes_program: per_batch}")
+    assert r.returncode == 0 and "--delphes-outputs full --delphes-per-batch" in r.stdout, r.stderr[-2000:]
 
 
 def test_configfile_defines_all_samples(tmp_path):

@@ -90,7 +90,8 @@ else:
     _PDF = f"--pdf {_CONTAINER['pdf']}" if _CONTAINER.get("pdf") else ""
     _EPG = _CONTAINER.get("events_per_grid_point")
     _BATCH = f"--events-per-grid-point {_EPG}" if _EPG else ""
-    _OUTPUTS = f"--delphes-outputs {_CONTAINER.get('delphes_outputs', 'ntuples')}"
+    _OUTPUTS = f"--delphes-outputs {_CONTAINER.get('delphes_outputs', 'ntuples')}" + (
+        " --delphes-per-batch" if _CONTAINER.get("delphes_program", "batches") == "per_batch" else "")
     _DELPHES_PILEUP = f"{RESULTS}/pileup/MinBias_{config['detector']['pileup_library_events']}.pileup"
     _RES_CONTAINER = RES["generate_container"]
 
