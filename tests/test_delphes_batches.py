@@ -1,51 +1,33 @@
 """DelphesPythia8Batches (jetclass2/generation/delphes_batches.py): many batches in one process give,
 branch for branch, DelphesPythia8's events on each batch; with the generation stack (skipped without)."""
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
 
 import awkward as ak
 import pytest
-import uproot
 
 from jetclass2.generation import container_job as cj
 from jetclass2.generation import delphes_batches
 
 REPO = Path(__file__).resolve().parents[1]
 CARD = REPO / "cards" / "delphes" / "delphes_card_CMS_JetClassII_onlyFatJet.tcl"
-#: wall-clock stopwatches of the reader, not physics
-TIMERS = ("ReadTime", "ProcTime")
 #: what DelphesPythia8 fills from its LHEF reader's uninitialised members when there is no LHE event
 #: (Pythia alone): DelphesPythia8Batches writes the reader's defaults instead
 NO_LHE_GARBAGE = ("EventLHEF.ProcessID", "EventLHEF.Weight", "EventLHEF.ScalePDF", "EventLHEF.AlphaQED",
                   "EventLHEF.AlphaQCD", "EventLHEF.CrossSection")
 
 
-def _leaves(path: Path) -> dict:
-    """Every leaf uproot reads as an array (TRef arrays it cannot are left out), stopwatches excepted."""
-    out = {}
-    with uproot.open(path) as f:
-        tree = f["Delphes"]
-        for key in tree.keys():
-            if tree[key].branches or key.endswith(TIMERS):
-                continue
-            try:
-                out[key.split("/")[-1]] = tree[key].array(library="ak")
-            except Exception:  # TRefArray members
-                continue
-    return out
+def _bench():
+    """benchmarks/bench_delphes_batches.py: its leaf reader and comparison serve the tests too."""
+    spec = importlib.util.spec_from_file_location("bench_delphes_batches", REPO / "benchmarks" / "bench_delphes_batches.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _concatenated(paths: list[Path]) -> dict:
-    parts = [_leaves(p) for p in paths]
-    common = set.intersection(*(set(p) for p in parts))  # uproot reads a few TObject members in some files only
-    return {k: ak.concatenate([p[k] for p in parts]) for k in parts[0] if k in common}
-
-
-def _differing(a: dict, b: dict) -> list[str]:
-    common = a.keys() & b.keys()
-    assert len(common) > 100 and all(k.endswith(("fBits", "fUniqueID")) for k in a.keys() ^ b.keys())
-    return sorted(k for k in common if len(a[k]) != len(b[k]) or ak.to_list(a[k]) != ak.to_list(b[k]))
+_BENCH = _bench()
 
 
 @pytest.fixture(scope="module")
@@ -89,21 +71,21 @@ def test_resonant_batches_equal_delphespythia8_per_batch(env, pileup, tmp_path, 
         session = cj._shower_and_simulate_session(cj.Steps("test"), "test", program, CARD, pileup, None, 5, "Res2P_neutral",
                                                   0, batches, work, keep=True)
     assert program.parent.parent == Path(env["JETCLASS2_CACHE"])
-    a, b = _leaves(session), _concatenated([work / f"batch_{i:04d}" / "delphes.root" for i in range(2)])
+    a, b = _BENCH.leaves([session]), _BENCH.leaves([work / f"batch_{i:04d}" / "delphes.root" for i in range(2)])
     assert ak.sum(a["Particle_size"]) > 0 and ak.sum(a["ParticleFlowCandidate_size"]) > 0 and ak.all(a["EventLHEF.ProcessID"] > 0)
-    assert _differing(a, b) == []
+    assert _BENCH.differing(a, b) == []
     assert ak.to_list(ak.flatten(a["Event.Number"])) == list(range(20)) * 2
-    assert _differing(a, _leaves(per_batch)) == []  # and the job's merged file
+    assert _BENCH.differing(a, _BENCH.leaves([per_batch])) == []  # and the job's merged file
 
 
 def test_pythia_alone_batches_equal_and_reproducible(env, pileup, tmp_path):
     """QCD (Pythia alone, 2 batches of 20 events): two jobs with DelphesPythia8Batches are equal leaf for
     leaf; against DelphesPythia8 per batch only the EventLHEF members it leaves uninitialised may differ,
     and DelphesPythia8Batches writes them as zeros (cross-section 1)."""
-    a = _leaves(_generate(env, pileup, tmp_path, "QCD", "a"))
-    assert _differing(a, _leaves(_generate(env, pileup, tmp_path, "QCD", "b"))) == []
-    ref = _leaves(_generate(env, pileup, tmp_path, "QCD", "per_batch", "--delphes-per-batch"))
-    assert set(_differing(a, ref)) <= {k for k in NO_LHE_GARBAGE}
+    a = _BENCH.leaves([_generate(env, pileup, tmp_path, "QCD", "a")])
+    assert _BENCH.differing(a, _BENCH.leaves([_generate(env, pileup, tmp_path, "QCD", "b")])) == []
+    ref = _BENCH.leaves([_generate(env, pileup, tmp_path, "QCD", "per_batch", "--delphes-per-batch")])
+    assert set(_BENCH.differing(a, ref)) <= {k for k in NO_LHE_GARBAGE}
     assert ak.sum(a["ParticleFlowCandidate_size"]) > 0
     for k in NO_LHE_GARBAGE:
         assert ak.all(a[k] == (1 if k.endswith("CrossSection") else 0)), k
@@ -141,6 +123,6 @@ def test_program_is_cached_by_what_it_is_made_of(env, stack_environ, tmp_path):
         first = delphes_batches.program(tmp_path / "w")
         mtime = first.stat().st_mtime_ns
         assert delphes_batches.program(tmp_path / "w") == first and first.stat().st_mtime_ns == mtime
-        assert first.parent.name == f"delphes-batches-{delphes_batches._identity()}"
+        assert first.parent.name == f"delphes-batches-{delphes_batches._identity(delphes_batches.compile_command(Path('OUTPUT')))}"
         r = subprocess.run([first], capture_output=True, text=True, env={**os.environ})
         assert r.returncode == 2 and "usage: DelphesPythia8Batches" in r.stderr

@@ -92,13 +92,14 @@ class Steps:
         """Run ``cmd`` in ``cwd`` (``env`` added to the environment), output to ``logfile``; a non-zero exit is a :class:`JobError`.
         ``progress``: the output lines that start with it are logged as they come (a long step is not silent)."""
         log.info("%s: %s: %s", self.job, step, " ".join(cmd))
+        environ = {**os.environ, **env} if env else None
         with open(logfile, "w") as out:
             if progress is None:
                 rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env={**os.environ, **env} if env else None).returncode
+                                    env=environ).returncode
             else:
                 with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env={**os.environ, **env} if env else None, text=True, errors="replace") as proc:
+                                      env=environ, text=True, errors="replace") as proc:
                     try:
                         for line in proc.stdout:
                             out.write(line)
@@ -549,23 +550,24 @@ def _shower_and_simulate(steps: Steps, name: str, card: Path, pileup: Path | Non
                          sample: str, job: int, b: dict, bdir: Path, keep: bool = False, outputs: str = "ntuples") -> Path:
     """DelphesPythia8 on one batch: its Pythia card (LHE shower or Pythia alone), the Delphes card."""
     step = f"Pythia+Delphes batch {b['batch']}"
-    pythia = bdir / "pythia8.cmnd"
-    text = pythia.read_text()
-    if not re.search(r"^\s*Beams:LHEF\s*=", text, re.MULTILINE | re.IGNORECASE):
-        pythia.write_text(text + f"Beams:LHEF = {NO_LHEF}\n")
-    delphes_seed = samples.job_seed(seed, sample, job, f"delphes/{b['batch']}")
-    (bdir / "delphes_card.tcl").write_text(_batch_card(card, pileup, delphes_seed, mean_pileup, name, outputs))
+    pythia = _pythia_card(bdir)
+    (bdir / "delphes_card.tcl").write_text(_batch_card(card, pileup, _delphes_seed(seed, sample, job, b), mean_pileup, name, outputs))
     out = bdir / "delphes.root"
     out.unlink(missing_ok=True)  # DelphesPythia8 refuses to overwrite
     logfile = bdir / "delphes.log"
     with steps.timed(f"delphes_batch_{b['batch']}"):
-        steps.run(step, ["DelphesPythia8", "delphes_card.tcl", "pythia8.cmnd", out.name], bdir, logfile)
+        steps.run(step, ["DelphesPythia8", "delphes_card.tcl", pythia.name, out.name], bdir, logfile)
     n = delphes_entries(out)
     if n != b["events"]:
         raise JobError(f"{name}: {step}: {n} events in {out.name}, {b['events']} asked; {_tail(logfile)}")
     if not keep:  # a 100k-event job would otherwise hold all its LHE files until the end
         (bdir / "unweighted_events.lhe").unlink(missing_ok=True)
     return out
+
+
+def _delphes_seed(seed: int, sample: str, job: int, b: dict) -> int:
+    """The Delphes seed of batch ``b`` (pile-up, smearing, efficiencies), from the job's identity."""
+    return samples.job_seed(seed, sample, job, f"delphes/{b['batch']}")
 
 
 def _pythia_card(bdir: Path) -> Path:
@@ -588,8 +590,7 @@ def _shower_and_simulate_session(steps: Steps, name: str, program: Path, card: P
     (those :func:`_shower_and_simulate` gives DelphesPythia8): one Delphes file, its events counted."""
     first, last = chunk[0]["batch"], chunk[-1]["batch"]
     step = f"Pythia+Delphes batches {first}-{last}"
-    listed = [(_pythia_card(workdir / f"batch_{b['batch']:04d}"), samples.job_seed(seed, sample, job, f"delphes/{b['batch']}"))
-              for b in chunk]
+    listed = [(_pythia_card(workdir / f"batch_{b['batch']:04d}"), _delphes_seed(seed, sample, job, b)) for b in chunk]
     tag = f"delphes_session_{first:04d}"
     # the card's RandomSeed is the first batch's; the program reseeds every batch with its own
     (workdir / f"{tag}.tcl").write_text(_batch_card(card, pileup, listed[0][1], mean_pileup, name, outputs))

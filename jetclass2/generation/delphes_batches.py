@@ -62,11 +62,11 @@ def compile_command(output: Path) -> list[str]:
             f"-Wl,-rpath,{delphes}:{pythia / 'lib'}"]
 
 
-def _identity() -> str:
-    """A hash of what the binary is made of: the source, the compile command, the libraries it links."""
+def _identity(command: list[str]) -> str:
+    """A hash of what the binary is made of: the source, the compile ``command``, the libraries it links."""
     d = _stack()
     h = hashlib.sha256(SOURCE.read_bytes())
-    h.update(" ".join(compile_command(Path("OUT"))).encode())
+    h.update(" ".join(command).encode())
     for lib in (d["DELPHES_DIR"] / "libDelphes.so", *sorted((d["PYTHIA8"] / "lib").glob("libpythia8.*"))):
         if lib.exists():
             st = lib.stat()
@@ -84,7 +84,9 @@ def _cache_root() -> Path:
 def program(workdir: Path) -> Path:
     """The compiled program: the cached one, else compiled now (into the cache, or ``workdir`` when the
     cache cannot be written). Raises :class:`BuildError`."""
-    ident = _identity()
+    placeholder = Path("OUTPUT")
+    command = compile_command(placeholder)  # root-config asked once; the output named per target below
+    ident = _identity(command)
     cached = _cache_root() / f"delphes-batches-{ident}" / PROGRAM
     if cached.is_file() and os.access(cached, os.X_OK):
         return cached
@@ -98,7 +100,7 @@ def program(workdir: Path) -> Path:
             continue
         log.info("compiling %s against the generation stack (once per stack, ~7 s) -> %s", PROGRAM, target)
         try:
-            done = subprocess.run(compile_command(Path(tmp)), capture_output=True, text=True)
+            done = subprocess.run([tmp if arg == str(placeholder) else arg for arg in command], capture_output=True, text=True)
             if done.returncode != 0:
                 lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
                 raise BuildError(f"g++ failed on {SOURCE}: " + " | ".join(lines[:4]))
